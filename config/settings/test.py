@@ -1,0 +1,13 @@
+"""Test settings: the base settings with fast hashing and no outside effects."""
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key")
+
+from .base import *  # noqa: E402,F401,F403
+from .base import STORAGES  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+CRM_BACKEND = "demo"
+SLACK_WEBHOOK_URL = ""

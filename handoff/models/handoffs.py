@@ -1,0 +1,178 @@
+"""Handoffs (one qualification episode of a lead), their append-only event log and logged touches."""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from .leads import Lead, LeadDefinition, ReasonCode
+
+
+class HandoffState(models.TextChoices):
+    QUALIFIED = "qualified", "Qualified (handed to sales)"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    DISPUTED = "disputed", "Disputed"
+    CONVERTED = "converted", "Converted"
+    RECYCLED = "recycled", "Recycled"
+    CLOSED = "closed", "Closed"
+
+
+# A lead has at most one handoff in these states; the others end an episode.
+OPEN_STATES = (HandoffState.QUALIFIED, HandoffState.ACCEPTED, HandoffState.REJECTED, HandoffState.DISPUTED)
+
+
+class ActorKind(models.TextChoices):
+    USER = "user", "Person"
+    RULE = "rule", "Lead definition rule"
+    SYNC = "sync", "CRM sync"
+    SYSTEM = "system", "System (SLA escalation)"
+
+
+class Handoff(models.Model):
+    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="handoffs")
+    sequence = models.PositiveIntegerField(help_text="1 for the first qualification, 2 after a recycle, …")
+    state = models.CharField(max_length=16, choices=HandoffState.choices, default=HandoffState.QUALIFIED)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="handoffs",
+        help_text="The rep the lead was handed to; empty while a queue holds it.",
+    )
+    definition = models.ForeignKey(
+        LeadDefinition,
+        on_delete=models.PROTECT,
+        related_name="handoffs",
+        help_text="The lead definition in force when the lead was qualified.",
+    )
+    qualified_by_kind = models.CharField(max_length=8, choices=ActorKind.choices, default=ActorKind.USER)
+    qualified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    qualified_at = models.DateTimeField()
+    handed_at = models.DateTimeField(
+        help_text="When the lead was last handed to sales: qualification, or a dispute overturned."
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    disputed_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    first_touch_at = models.DateTimeField(null=True, blank=True)
+    first_connect_at = models.DateTimeField(null=True, blank=True)
+    converted_at = models.DateTimeField(null=True, blank=True)
+    recycled_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    reason = models.ForeignKey(
+        ReasonCode,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The reason of the latest reject or recycle.",
+    )
+    note = models.TextField(blank=True)
+    dispute_reason = models.ForeignKey(
+        ReasonCode, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dispute_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-qualified_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "sequence"], name="unique_handoff_sequence"),
+            models.UniqueConstraint(
+                fields=["lead"], condition=Q(state__in=OPEN_STATES), name="one_open_handoff_per_lead"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "state", "-handed_at"], name="handoff_owner_state_idx"),
+            models.Index(fields=["state", "-qualified_at"], name="handoff_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead} #{self.sequence} ({self.get_state_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def recycle_count(self) -> int:
+        """Recycles before this episode: sequence 1 has none."""
+        return self.sequence - 1
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("The handoff event log is append-only.")
+
+    def delete(self):
+        raise TypeError("The handoff event log is append-only.")
+
+
+class HandoffEvent(models.Model):
+    """One transition of a handoff, as it happened. Append-only: never updated, never deleted."""
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.PROTECT, related_name="events")
+    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(max_length=16)
+    from_state = models.CharField(max_length=16, choices=HandoffState.choices, blank=True)
+    to_state = models.CharField(max_length=16, choices=HandoffState.choices)
+    actor_kind = models.CharField(max_length=8, choices=ActorKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.ForeignKey(ReasonCode, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+    definition = models.ForeignKey(LeadDefinition, on_delete=models.PROTECT, related_name="+")
+    data = models.JSONField(default=dict, blank=True, help_text="Details of the action (touch kind, decision, …).")
+    at = models.DateTimeField()
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["lead", "at"]), models.Index(fields=["handoff", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action}: {self.from_state or '—'} → {self.to_state}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise TypeError("The handoff event log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("The handoff event log is append-only.")
+
+    @property
+    def actor_label(self) -> str:
+        if self.actor_kind == ActorKind.USER and self.actor_id:
+            return self.actor.get_full_name() or self.actor.get_username()
+        return self.get_actor_kind_display()
+
+
+class Touch(models.Model):
+    class Kind(models.TextChoices):
+        CALL = "call", "Call"
+        EMAIL = "email", "Email"
+        MEETING = "meeting", "Meeting"
+
+    class Outcome(models.TextChoices):
+        ATTEMPT = "attempt", "Attempt"
+        CONNECTED = "connected", "Connected"
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="touches")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_outcome_display()})"

@@ -1,0 +1,1 @@
+"""Services: every state change of the domain, each in one transaction with its audit rows."""
