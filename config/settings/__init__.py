@@ -1,2 +1,1 @@
-"""Settings for running handoff (development and production alike): everything comes from the environment."""
-from .base import *  # noqa: F401,F403
+"""Settings modules: `base` (every environment, configured from the environment) and `test`."""
