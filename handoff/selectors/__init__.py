@@ -1,0 +1,1 @@
+"""Selectors: every read the pages, the API and the reports share."""

@@ -1,0 +1,2 @@
+"""Celery tasks: one module per area; importing them here lets autodiscovery find every task."""
+from . import rules  # noqa: F401
