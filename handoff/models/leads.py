@@ -84,18 +84,6 @@ class LeadDefinition(models.Model):
     def __str__(self) -> str:
         return f"v{self.version} {self.name}"
 
-    @property
-    def has_judged(self) -> bool:
-        return self.pk is not None and self.handoffs.exists()
-
-    def clean(self) -> None:
-        from handoff.rules import parse_conditions
-
-        try:
-            parse_conditions(self.conditions)
-        except ValueError as exc:
-            raise ValidationError({"conditions": str(exc)}) from exc
-
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None and self.has_judged:
             stored = type(self).objects.filter(pk=self.pk).values("conditions", "version").first()
@@ -105,6 +93,18 @@ class LeadDefinition(models.Model):
                     "revise it to create a new version."
                 )
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from handoff.rules import parse_conditions
+
+        try:
+            parse_conditions(self.conditions)
+        except ValueError as exc:
+            raise ValidationError({"conditions": str(exc)}) from exc
+
+    @property
+    def has_judged(self) -> bool:
+        return self.pk is not None and self.handoffs.exists()
 
 
 class ReasonCode(models.Model):

@@ -362,7 +362,8 @@ def handoff_dispute(
 ) -> Handoff:
     """Marketing contests a rejection; a manager decides."""
     at = at or timezone.now()
-    return _transition(Action.DISPUTE, [handoff], actor, at=at, reason=reason, note=note, changes={"disputed_at": at})[0]
+    changes = {"disputed_at": at}
+    return _transition(Action.DISPUTE, [handoff], actor, at=at, reason=reason, note=note, changes=changes)[0]
 
 
 def handoff_resolve(
