@@ -37,7 +37,7 @@
 # * Known limitation.  UTC-offset changes are found by comparing offsets 1 day
 #   before and 2 days after each local date and bisecting when they differ; a
 #   zone that changes offset and changes it back within those 3 days would be
-#   missed.  No current tzdata zone does that.
+#   missed.  We know of no tzdata zone that does that.
 
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ Interval = tuple[time, "time | None"]
 _US_PER_S = 1_000_000
 _DAY_US = 86_400 * _US_PER_S
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH_NAIVE = datetime(1970, 1, 1)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 # Chunk span: large enough that typical SLA durations stay inside one or two
@@ -223,9 +224,14 @@ def _normalize_intervals(raw, what: str) -> tuple[Interval, ...]:
         s_us, e_us = _time_us(start), _time_us(end)
         label = f"{start.isoformat()}-{'24:00' if end is None else end.isoformat()}"
         if e_us <= s_us:
-            raise ValueError(f"{what}: interval {label} ends at or before it starts (use 24:00 or None for midnight).")
+            raise ValueError(
+                f"{what}: interval {label} ends at or before it starts (use 24:00 or None for midnight)."
+            )
         if s_us < prev_end_us:
-            raise ValueError(f"{what}: interval {label} overlaps or precedes the previous interval; intervals must be sorted and non-overlapping.")
+            raise ValueError(
+                f"{what}: interval {label} overlaps or precedes the previous interval; "
+                "intervals must be sorted and non-overlapping."
+            )
         prev_end_us = e_us
         out.append((start, end))
     return tuple(out)
@@ -246,7 +252,9 @@ def _normalize_weekly(weekly) -> tuple[tuple[Interval, ...], ...]:
     if isinstance(weekly, Mapping):
         for key in weekly:
             if not isinstance(key, int) or isinstance(key, bool) or not 0 <= key <= 6:
-                raise ValueError(f"Weekly hours: weekday keys must be integers 0 (Monday) to 6 (Sunday), got {key!r}.")
+                raise ValueError(
+                    f"Weekly hours: weekday keys must be integers 0 (Monday) to 6 (Sunday), got {key!r}."
+                )
         days = [weekly.get(i, ()) for i in range(7)]
     else:
         days = list(weekly)
@@ -255,12 +263,21 @@ def _normalize_weekly(weekly) -> tuple[tuple[Interval, ...], ...]:
     return tuple(_normalize_intervals(d, f"Weekly hours for {_WEEKDAY_NAMES[i]}") for i, d in enumerate(days))
 
 
+def _bad_instant(value, what: str) -> Exception:
+    if not isinstance(value, datetime):
+        return TypeError(f"{what} must be a datetime, got {type(value).__name__}.")
+    return ValueError(f"{what} must be timezone-aware, got naive {value!r}.")
+
+
 def _to_us(dt: datetime, what: str = "datetime") -> int:
-    if not isinstance(dt, datetime):
-        raise TypeError(f"{what} must be a datetime, got {type(dt).__name__}.")
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ValueError(f"{what} must be timezone-aware, got naive {dt!r}.")
-    delta = dt - _EPOCH
+    # Subtracting an aware epoch rejects naive datetimes by itself (TypeError),
+    # which saves a separate utcoffset() call on the hot path.
+    try:
+        delta = dt - _EPOCH
+    except TypeError:
+        raise _bad_instant(dt, what) from None
+    if not isinstance(delta, timedelta):  # e.g. an object whose __sub__ returns something else
+        raise _bad_instant(dt, what)
     return (delta.days * 86_400 + delta.seconds) * _US_PER_S + delta.microseconds
 
 
@@ -270,11 +287,12 @@ def _td_us(td: timedelta) -> int:
     return (td.days * 86_400 + td.seconds) * _US_PER_S + td.microseconds
 
 
-def _from_us(us: int, tz: tzinfo) -> datetime:
-    # fromtimestamp sets fold correctly for repeated wall times; the
-    # microseconds are re-applied as an int to avoid float rounding.
-    sec, micro = divmod(us, _US_PER_S)
-    return datetime.fromtimestamp(sec, tz).replace(microsecond=micro)
+def _from_us(us: int, tz: tzinfo, epoch_in_tz: datetime | None = None) -> datetime:
+    # fromutc on "epoch + offset" is exact to the microsecond, sets fold for
+    # repeated wall times, and is ~2x faster than fromtimestamp + replace.
+    if epoch_in_tz is None:
+        epoch_in_tz = _EPOCH_NAIVE.replace(tzinfo=tz)
+    return tz.fromutc(epoch_in_tz + timedelta(0, 0, us))
 
 
 def _offset_us(tz: tzinfo, sec: int) -> int:
@@ -330,6 +348,7 @@ class Calendar:
     _weekly_us: tuple = field(init=False, repr=False, compare=False)
     _extra_us: dict = field(init=False, repr=False, compare=False)
     _chunks: dict = field(init=False, repr=False, compare=False)
+    _epoch_tz: datetime = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         set_ = functools.partial(object.__setattr__, self)
@@ -350,7 +369,9 @@ class Calendar:
                 raise ValueError(f"Extra working days must be keyed by date, got {d!r}.")
             intervals = _normalize_intervals(raw, f"Extra working day {d.isoformat()}")
             if not intervals:
-                raise ValueError(f"Extra working day {d.isoformat()} has no intervals; list it as a closure instead.")
+                raise ValueError(
+                    f"Extra working day {d.isoformat()} has no intervals; list it as a closure instead."
+                )
             extra[d] = intervals
         set_("extra_days", _FrozenMap(sorted(extra.items())))
 
@@ -368,6 +389,7 @@ class Calendar:
         set_("_weekly_us", tuple(_intervals_us(day) for day in weekly))
         set_("_extra_us", {d: _intervals_us(iv) for d, iv in extra.items()})
         set_("_chunks", {})
+        set_("_epoch_tz", _EPOCH_NAIVE.replace(tzinfo=self.tz))
 
     # Pickle without the (large, rebuildable) chunk cache.
     def __getstate__(self):
@@ -403,7 +425,9 @@ class Calendar:
         try:
             tz = ZoneInfo(tz_name.strip())
         except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
-            raise ValueError(f"Unknown time zone {tz_name!r}: expected an IANA name such as 'America/New_York'.") from None
+            raise ValueError(
+                f"Unknown time zone {tz_name!r}: expected an IANA name such as 'America/New_York'."
+            ) from None
 
         closed = set()
         for d in closures:
@@ -531,8 +555,9 @@ class Calendar:
 
     def _give_up(self, us: int, backwards: bool = False) -> NoBusinessTime:
         when = _from_us(us, self.tz).isoformat() if _MIN_US <= us <= _MAX_US else "the given time"
+        direction = "before" if backwards else "after"
         return NoBusinessTime(
-            f"No business time found within {_GIVE_UP_DAYS} days {'before' if backwards else 'after'} {when}; "
+            f"No business time found within {_GIVE_UP_DAYS} days {direction} {when}; "
             "the calendar has no open hours in that period."
         )
 
@@ -630,7 +655,7 @@ def add(start: datetime, duration: timedelta, cal: Calendar) -> datetime:
     ``next_open(start)``.  A negative duration counts backwards and returns the
     latest instant ``t`` with ``between(t, start) == -duration``.
     """
-    return _from_us(cal._add_us(_to_us(start, "start"), _td_us(duration)), cal.tz)
+    return _from_us(cal._add_us(_to_us(start, "start"), _td_us(duration)), cal.tz, cal._epoch_tz)
 
 
 def between(a: datetime, b: datetime, cal: Calendar) -> timedelta:
@@ -640,7 +665,7 @@ def between(a: datetime, b: datetime, cal: Calendar) -> timedelta:
 
 def next_open(instant: datetime, cal: Calendar) -> datetime:
     """`instant` itself if open, else the next opening (in cal.tz)."""
-    return _from_us(cal._next_open_us(_to_us(instant, "instant")), cal.tz)
+    return _from_us(cal._next_open_us(_to_us(instant, "instant")), cal.tz, cal._epoch_tz)
 
 
 def is_open(instant: datetime, cal: Calendar) -> bool:
