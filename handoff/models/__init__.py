@@ -2,6 +2,7 @@
 from .handoffs import Handoff, HandoffEvent, HandoffState, Touch
 from .leads import Lead, LeadDefinition, ReasonCode
 from .people import RepProfile, Role, Team
+from .sync import SyncLease, SyncRun, SyncState, WriteBack
 
 __all__ = [
     "Handoff",
@@ -12,6 +13,10 @@ __all__ = [
     "ReasonCode",
     "RepProfile",
     "Role",
+    "SyncLease",
+    "SyncRun",
+    "SyncState",
     "Team",
     "Touch",
+    "WriteBack",
 ]
