@@ -2,6 +2,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from handoff.views.health import healthz
+
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
