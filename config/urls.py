@@ -7,4 +7,5 @@ from handoff.views.health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("handoff.urls")),
 ]

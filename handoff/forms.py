@@ -1,0 +1,108 @@
+"""Forms of the HTML pages: they parse input; the services decide what the rules of engagement allow."""
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from handoff.models import HandoffState, ReasonCode, Touch
+from handoff.services.handoffs import Decision
+
+
+class ReasonSelect(forms.Select):
+    """A reason dropdown whose options say which reasons need a note, so the page can ask for one."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        instance = getattr(value, "instance", None)
+        if instance is not None and instance.requires_note:
+            option["attrs"]["data-requires-note"] = "true"
+        return option
+
+
+def reason_field(kind: str) -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        queryset=ReasonCode.objects.filter(kind=kind, is_active=True),
+        to_field_name="code",
+        empty_label="Choose a reason…",
+        widget=ReasonSelect(attrs={"data-reason": "true"}),
+        error_messages={
+            "required": "Choose a reason.",
+            "invalid_choice": "Choose one of the listed reasons.",
+        },
+    )
+
+
+def note_field(placeholder: str = "Note (optional)") -> forms.CharField:
+    return forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": placeholder}),
+    )
+
+
+class NoteForm(forms.Form):
+    """Accept, convert and qualify take an optional note only."""
+
+    note = note_field()
+
+
+class RejectForm(forms.Form):
+    reason = reason_field(ReasonCode.Kind.REJECT)
+    note = note_field()
+
+
+class RecycleForm(forms.Form):
+    reason = reason_field(ReasonCode.Kind.RECYCLE)
+    note = note_field()
+
+
+class DisputeForm(forms.Form):
+    reason = reason_field(ReasonCode.Kind.DISPUTE)
+    note = note_field("Why the rejection should be overturned")
+
+
+class TouchForm(forms.Form):
+    kind = forms.ChoiceField(choices=Touch.Kind.choices, initial=Touch.Kind.CALL)
+    outcome = forms.ChoiceField(choices=Touch.Outcome.choices, initial=Touch.Outcome.ATTEMPT)
+    note = note_field()
+
+
+class ResolveForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[(Decision.UPHOLD, "Uphold the rejection"), (Decision.OVERTURN, "Overturn: back to the rep")],
+        error_messages={"required": "Choose to uphold or to overturn."},
+    )
+    note = note_field("What you decided and why")
+
+
+class BulkRejectForm(RejectForm):
+    handoffs = forms.TypedMultipleChoiceField(
+        coerce=int,
+        error_messages={"required": "Tick the leads to reject."},
+    )
+
+    def __init__(self, *args, handoff_ids: list[int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["handoffs"].choices = [(pk, pk) for pk in handoff_ids]
+        self.fields["handoffs"].error_messages["invalid_choice"] = (
+            "One of the ticked leads is no longer yours to reject; reload the page."
+        )
+
+
+class LeadSearchForm(forms.Form):
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search",
+        widget=forms.SearchInput(attrs={"placeholder": "Name, email or company"}),
+    )
+
+
+class TeamFilterForm(forms.Form):
+    state = forms.ChoiceField(required=False, choices=[("", "Any state"), *HandoffState.choices])
+    rep = forms.ModelChoiceField(required=False, queryset=get_user_model().objects.none(), empty_label="Any rep")
+
+    def __init__(self, *args, reps, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rep"].queryset = reps
+        self.fields["rep"].label_from_instance = lambda user: user.get_full_name() or user.get_username()
