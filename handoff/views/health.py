@@ -4,13 +4,13 @@ from __future__ import annotations
 import time
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 # Short enough that a load balancer's probe (docker-compose waits 5 s) gets an answer while Redis is down.
 BROKER_TIMEOUT_SECONDS = 2.0
