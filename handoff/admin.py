@@ -127,13 +127,27 @@ class LeadDefinitionAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(handoff_count=Count("handoffs"))
 
-    def get_fields(self, request, obj=None):
+    def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return ["name", "description", "conditions"]
-        return ["version", "name", "description", "conditions", "is_active", "created_by", "created_at"]
+            return [(None, {"fields": ["name", "description", "conditions"]})]
+        if obj.has_judged:
+            locked = (
+                f"v{obj.version} has judged leads, so it cannot change: handoffs keep the terms they were judged "
+                "by. To change the criteria, select it in the list and run “Revise as new version”, edit the "
+                "copy, then activate it."
+            )
+            return [
+                (None, {"fields": ["version", "name", "description", "conditions_text", "is_active"],
+                        "description": locked}),
+                ("Record", {"fields": ["created_by", "created_at"]}),
+            ]
+        return [
+            (None, {"fields": ["version", "name", "description", "conditions", "is_active"]}),
+            ("Record", {"fields": ["created_by", "created_at"]}),
+        ]
 
     def get_readonly_fields(self, request, obj=None):
-        fixed = ["version", "is_active", "created_by", "created_at"]
+        fixed = ["version", "is_active", "created_by", "created_at", "conditions_text"]
         if obj is not None and obj.has_judged:
             # Handoffs point at this version as the terms they were judged by: it never changes.
             return [*fixed, "name", "description", "conditions"]

@@ -43,6 +43,8 @@ def my_handoffs(request):
                     f"({names}): {form.cleaned_data['reason'].label}.",
                 )
                 return redirect(request.get_full_path())
+        for error in form.errors.get("handoffs", []):
+            messages.error(request, f"Nothing was rejected. {error}")
         status = status if status != 200 else 400
     page_obj = paginate(request, handoffs)
     page_obj.object_list = with_actions(Actor.person(request.user), page_obj.object_list)
