@@ -1,0 +1,71 @@
+# handoff: `make run` to try it, `make test` to test it. Needs only python3.11 and make; the rest goes into .venv.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.requirements-installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+# The embedded default: SQLite under var/, kombu's filesystem broker, console e-mail, a throwaway secret key.
+DEV := env DEBUG=1
+MANAGE := $(DEV) $(BIN)/python manage.py
+RUFF := $(firstword $(wildcard $(BIN)/ruff) $(shell command -v ruff 2>/dev/null))
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run web worker migrate static seed test lint clean distclean
+
+help:
+	@echo "make run        set up .venv, migrate, load demo data, start web + worker + beat (Ctrl-C stops all)"
+	@echo "make test       run the whole test suite (extra pytest arguments: PYTEST_ARGS='-x -k sla')"
+	@echo "make migrate    apply database migrations"
+	@echo "make seed       load the demo data (idempotent) and print the demo logins"
+	@echo "make web        the web app alone (gunicorn on $(HOST):$(PORT))"
+	@echo "make worker     a Celery worker with embedded beat"
+	@echo "make lint       ruff, when installed"
+	@echo "make clean      remove caches and collected static files; make distclean also removes .venv and var/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when requirements.txt is newer than the last install.
+$(STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(STAMP)
+
+migrate: $(STAMP)
+	$(MANAGE) migrate --noinput
+
+static: $(STAMP)
+	$(MANAGE) collectstatic --noinput --verbosity 0
+
+seed: migrate
+	$(MANAGE) seed_demo
+
+# exec: make's child is the supervisor itself, so Ctrl-C and a SIGTERM to make reach it and it stops the rest.
+run: migrate static
+	exec $(MANAGE) run_embedded --host $(HOST) --port $(PORT)
+
+web: migrate static
+	exec $(DEV) $(BIN)/python -m gunicorn -c config/gunicorn.py --bind $(HOST):$(PORT) config.wsgi
+
+worker: migrate
+	exec $(DEV) $(BIN)/celery -A config worker -B -l info
+
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint:
+ifeq ($(RUFF),)
+	@echo "ruff is not installed (pip install ruff, or put it on PATH): nothing checked."
+else
+	$(RUFF) check .
+endif
+
+clean:
+	rm -rf staticfiles .pytest_cache .hypothesis .ruff_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) var
