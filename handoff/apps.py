@@ -6,3 +6,7 @@ class HandoffConfig(AppConfig):
     name = "handoff"
     verbose_name = "Lead handoff"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the CRM write-back listener on the state machine's transitions.
+        from handoff.services import writeback  # noqa: F401

@@ -196,3 +196,77 @@ LOGGING = {
 
 # --- CRM ----------------------------------------------------------------------------------
 CRM_BACKEND = env.str("CRM_BACKEND", default="demo")
+
+# --- CRM sync -----------------------------------------------------------------------------
+import zoneinfo  # noqa: E402
+
+from django_celery_beat.tzcrontab import TzAwareCrontab  # noqa: E402
+
+# Lead model field = Salesforce Lead field. Id, OwnerId, IsConverted, ConvertedDate, CreatedDate and
+# SystemModstamp are always synced; a mapped field the org lacks is a start-up error naming it.
+CRM_FIELD_MAP = env.dict(
+    "CRM_FIELD_MAP",
+    default={
+        "first_name": "FirstName",
+        "last_name": "LastName",
+        "email": "Email",
+        "company": "Company",
+        "title": "Title",
+        "country": "Country",
+        "industry": "Industry",
+        "lead_source": "LeadSource",
+        "status": "Status",
+        "score": "Lead_Score__c",
+    },
+)
+# CRM status text = its meaning here (open / working / converted / closed). Read at start, never hard-coded:
+# env CRM_STATUS_MAP="Open - Not Contacted=open;Working - Contacted=working;..." (";" since labels hold ",").
+CRM_STATUS_MAP = dict(
+    item.split("=", 1)
+    for item in env.str(
+        "CRM_STATUS_MAP",
+        default="Open - Not Contacted=open;Working - Contacted=working;"
+        "Closed - Converted=converted;Closed - Not Converted=closed",
+    ).split(";")
+    if item.strip()
+)
+# The CRM status written back per app action; an action left out does not touch the status.
+CRM_WRITEBACK_STATUS = dict(
+    item.split("=", 1)
+    for item in env.str(
+        "CRM_WRITEBACK_STATUS",
+        default="accept=Working - Contacted;reject=Closed - Not Converted;recycle=Open - Not Contacted",
+    ).split(";")
+    if item.strip()
+)
+# A Lead text field that receives the reject / recycle reason, when the org has it ("" = none).
+CRM_REASON_FIELD = env.str("CRM_REASON_FIELD", default="Handoff_Reason__c")
+SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", default=5)
+CRM_RECONCILE_TIME = env.str("CRM_RECONCILE_TIME", default="02:00")
+CRM_RECONCILE_TIME_ZONE = env.str("CRM_RECONCILE_TIME_ZONE", default=TIME_ZONE)
+CRM_PAGE_SIZE = env.int("CRM_PAGE_SIZE", default=2000)
+# An org holding more leads than this is imported the first time through Bulk API 2.0.
+CRM_BULK_THRESHOLD = env.int("CRM_BULK_THRESHOLD", default=2000)
+CRM_FETCH_BATCH = env.int("CRM_FETCH_BATCH", default=500)
+CRM_WRITEBACK_BATCH = env.int("CRM_WRITEBACK_BATCH", default=200)
+CRM_WRITEBACK_MAX_ATTEMPTS = env.int("CRM_WRITEBACK_MAX_ATTEMPTS", default=8)
+# Salesforce keeps deletions for getDeleted at most 15 days; older gaps are closed by a reconcile.
+CRM_DELETED_WINDOW_DAYS = env.int("CRM_DELETED_WINDOW_DAYS", default=15)
+# A sync holds a lease it renews every page; a crashed worker's lease lapses after this many seconds.
+CRM_SYNC_LEASE_SECONDS = env.int("CRM_SYNC_LEASE_SECONDS", default=600)
+
+CELERY_BEAT_SCHEDULE["crm-pull"] = {
+    "task": "handoff.sync_pull",
+    "schedule": SYNC_INTERVAL_MINUTES * 60.0,
+    "options": {"expires": SYNC_INTERVAL_MINUTES * 60.0},
+}
+CELERY_BEAT_SCHEDULE["crm-writeback-retry"] = {"task": "handoff.writeback_flush", "schedule": 60.0}
+_reconcile_hour, _reconcile_minute = (int(part) for part in CRM_RECONCILE_TIME.split(":"))
+CELERY_BEAT_SCHEDULE["crm-reconcile"] = {
+    "task": "handoff.sync_reconcile",
+    # A crontab with its own zone (stored as such by django-celery-beat), independent of CELERY_TIMEZONE.
+    "schedule": TzAwareCrontab(
+        hour=_reconcile_hour, minute=_reconcile_minute, tz=zoneinfo.ZoneInfo(CRM_RECONCILE_TIME_ZONE)
+    ),
+}
+

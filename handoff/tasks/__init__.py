@@ -1,2 +1,3 @@
 """Celery tasks: one module per area; importing them here lets autodiscovery find every task."""
 from . import rules  # noqa: F401
+from . import sync  # noqa: F401

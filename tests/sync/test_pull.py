@@ -1,0 +1,144 @@
+"""The sync against the Salesforce emulator: imports, incremental pulls, deletes, conversions and owners."""
+from __future__ import annotations
+
+import pytest
+from django.db.models import Max
+from django.test import override_settings
+
+from handoff.models import Handoff, HandoffEvent, HandoffState, Lead, RepProfile, SyncRun, SyncState
+from handoff.services.actors import Actor
+from handoff.services.handoffs import handoff_qualify
+from tests.factories import make_user
+
+from .conftest import assert_mirror
+
+pytestmark = [pytest.mark.emulator, pytest.mark.django_db]
+
+
+def _writes_nothing(sync) -> SyncRun:
+    stamp = Lead.objects.aggregate(last=Max("updated_at"))["last"]
+    events = HandoffEvent.objects.count()
+    run = sync()
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED
+    assert (run.created, run.updated, run.deleted, run.qualified) == (0, 0, 0, 0)
+    assert Lead.objects.aggregate(last=Max("updated_at"))["last"] == stamp
+    assert HandoffEvent.objects.count() == events
+    return run
+
+
+@override_settings(CRM_BULK_THRESHOLD=50_000)
+def test_first_import_of_20000_leads_over_rest_mirrors_the_org(org, sync):
+    org.reset(count=20_000)
+    run = sync()
+    assert (run.kind, run.outcome, run.used_bulk) == (SyncRun.Kind.FULL, SyncRun.Outcome.SUCCEEDED, False)
+    assert_mirror(org)
+    assert run.created == Lead.objects.count()
+    assert run.watermark_after == Lead.objects.aggregate(last=Max("crm_modified_at"))["last"]
+    assert run.qualified == Handoff.objects.count() > 0
+    _writes_nothing(sync)
+
+
+def test_first_import_of_20000_leads_uses_bulk_and_mirrors_the_org(org, sync):
+    org.reset(count=20_000)
+    run = sync()
+    assert (run.kind, run.outcome, run.used_bulk) == (SyncRun.Kind.FULL, SyncRun.Outcome.SUCCEEDED, True)
+    assert_mirror(org)
+    assert SyncState.objects.get().watermark == Lead.objects.aggregate(last=Max("crm_modified_at"))["last"]
+    assert any("/jobs/query" in r["path"] for r in org.requests())
+    _writes_nothing(sync)
+
+
+def test_incremental_pull_brings_changes_including_a_same_second_mass_update(org, sync):
+    org.reset(count=1500)
+    sync()
+    changed = org.mutate(count=40, create=25, seed=3)
+    # A mass update: hundreds of rows sharing one SystemModstamp second, more than one REST page.
+    org.config(page_size=200)
+    ids = list(Lead.objects.filter(is_deleted=False).exclude(crm_id__in=changed["deleted"]).values_list("crm_id", flat=True)[:700])
+    second = org.stats()["now"][:19] + ".000+0000"
+    records = org.call("GET", "leads", ids=",".join(ids))["records"]
+    org.insert_leads([{**r, "Title": "Mass", "SystemModstamp": second} for r in records])
+    run = sync()
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED
+    assert run.created == 25
+    assert Lead.objects.filter(title="Mass").count() == 700
+    assert_mirror(org)
+    _writes_nothing(sync)
+
+
+def test_deleted_leads_are_tombstoned_and_their_handoffs_closed_and_undeletes_come_back(org, sync):
+    org.reset(count=300)
+    sync()
+    victim = Lead.objects.filter(is_deleted=False, is_converted=False, handoffs__isnull=True).first()
+    make_user("mark.marketer2", "marketer")
+    from django.contrib.auth.models import User
+
+    handoff = handoff_qualify(lead=victim, actor=Actor.person(User.objects.get(username="mark.marketer2")))
+    deleted = org.mutate(count=0, delete=5, seed=9)["deleted"]
+    org.delete_lead(victim.crm_id)
+    run = sync()
+    assert run.deleted == 6
+    assert set(Lead.objects.filter(is_deleted=True).values_list("crm_id", flat=True)) >= {*deleted, victim.crm_id}
+    handoff.refresh_from_db()
+    assert handoff.state == HandoffState.CLOSED
+    assert handoff.events.last().actor_kind == "sync"
+    assert Lead.objects.filter(crm_id=victim.crm_id).exists()  # never hard-deleted
+    assert_mirror(org)
+    _writes_nothing(sync)
+
+    org.call("POST", f"leads/{deleted[0]}/undelete")
+    sync()
+    assert not Lead.objects.get(crm_id=deleted[0]).is_deleted
+    assert_mirror(org)
+    _writes_nothing(sync)
+
+
+def test_a_crm_conversion_converts_the_open_handoff(org, sync):
+    org.reset(count=300)
+    sync()
+    handoff = Handoff.objects.filter(state=HandoffState.QUALIFIED).select_related("lead").first()
+    org.convert_lead(handoff.lead.crm_id)
+    run = sync()
+    handoff.refresh_from_db()
+    assert handoff.state == HandoffState.CONVERTED
+    assert run.converted == 1
+    assert handoff.events.last().actor_kind == "sync"
+    assert Lead.objects.get(pk=handoff.lead_id).is_converted
+    assert_mirror(org)
+    _writes_nothing(sync)
+
+
+def test_owner_changes_reassign_the_open_handoff_and_a_queue_owner_leaves_it_unassigned(org, sync):
+    org.reset(count=300)
+    sync()
+    users = {p.crm_user_id: p.user_id for p in RepProfile.objects.exclude(crm_user_id=None)}
+    first, second = Handoff.objects.filter(state=HandoffState.QUALIFIED, owner__isnull=False).select_related(
+        "lead"
+    )[:2]
+    new_owner = next(crm_id for crm_id, user_id in users.items() if user_id != first.owner_id)
+    queue = Lead.objects.filter(crm_owner_id__startswith="00G").values_list("crm_owner_id", flat=True).first()
+    org.update_lead(first.lead.crm_id, OwnerId=new_owner)
+    org.update_lead(second.lead.crm_id, OwnerId=queue)
+    run = sync()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.owner_id == users[new_owner]
+    assert second.owner_id is None
+    assert Lead.objects.get(pk=second.lead_id).crm_owner_id == queue
+    assert run.reassigned == 2
+    assert first.events.last().action == "reassign"
+    assert_mirror(org)
+    _writes_nothing(sync)
+
+
+def test_crm_users_become_reps_and_inactive_ones_inactive_profiles(org, sync):
+    org.reset(count=50)
+    sync()
+    users = org.call("GET", "stats")
+    profiles = RepProfile.objects.exclude(crm_user_id=None)
+    assert profiles.count() >= 9
+    assert profiles.filter(is_active=False).count() >= 1
+    assert all(p.user.groups.filter(name="sales_rep").exists() for p in profiles)
+    assert users  # the org answered
+    owned = Lead.objects.exclude(crm_owner_id__startswith="00G").exclude(crm_owner_id="")
+    assert owned.filter(owner__isnull=True).count() == 0
