@@ -1,4 +1,4 @@
-"""Django admin: configuration (teams, people, reason codes, lead definitions) is edited here; the record is read-only."""
+"""Django admin: configuration (teams, people, reasons, lead definitions) is edited here; the record is read-only."""
 from __future__ import annotations
 
 import json

@@ -30,6 +30,7 @@ class ActionPage:
     form: type[forms.Form]
     perform: Callable[[Handoff, Actor, dict], Handoff]
     done: Callable[[Handoff, dict], str]
+    button: str = "primary"
 
 
 def _reason(data: dict) -> str:
@@ -48,6 +49,7 @@ ACTIONS: dict[str, ActionPage] = {
         RejectForm,
         lambda h, actor, d: machine.handoff_reject(handoff=h, actor=actor, reason=d["reason"], note=d["note"]),
         lambda h, d: f"Rejected {h.lead}{_reason(d)}.",
+        button="danger",
     ),
     Action.TOUCH: ActionPage(
         "Log a touch",
@@ -62,12 +64,14 @@ ACTIONS: dict[str, ActionPage] = {
         NoteForm,
         lambda h, actor, d: machine.handoff_convert(handoff=h, actor=actor, note=d["note"]),
         lambda h, d: f"Converted {h.lead}.",
+        button="success",
     ),
     Action.RECYCLE: ActionPage(
         "Recycle to nurture",
         RecycleForm,
         lambda h, actor, d: machine.handoff_recycle(handoff=h, actor=actor, reason=d["reason"], note=d["note"]),
         lambda h, d: f"Recycled {h.lead} to nurture{_reason(d)}.",
+        button="",
     ),
     Action.DISPUTE: ActionPage(
         "Dispute the rejection",

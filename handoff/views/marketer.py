@@ -10,7 +10,7 @@ from handoff.selectors.handoffs import handoffs_visible_to, leads_unqualified, l
 from handoff.services.actors import Actor
 from handoff.services.handoffs import handoff_qualify
 
-from .common import back_url, page, person_name, paginate, reasons_by_kind, with_actions
+from .common import back_url, page, paginate, person_name, reasons_by_kind, with_actions
 
 
 @page(Role.MARKETER)

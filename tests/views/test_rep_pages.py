@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from handoff.models import Handoff, HandoffEvent, HandoffState, Touch
@@ -228,3 +230,18 @@ def test_next_pointing_off_site_is_ignored(cast, browser, qualified):
         reverse("handoff_action", args=[qualified.pk, "accept"]), {"next": "https://evil.example/"}
     )
     assert response.url == reverse("lead_detail", args=[qualified.lead_id])
+
+
+def test_my_handoffs_costs_the_same_queries_for_three_rows_or_thirty(cast, browser, django_assert_max_num_queries):
+    client = browser("rep")
+    for _ in range(3):
+        qualify(cast)
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("my_handoffs"))
+    for _ in range(27):
+        qualify(cast)
+
+    with django_assert_max_num_queries(len(few)):
+        text = client.get(reverse("my_handoffs")).text
+
+    assert text.count('name="handoffs"') == 30
