@@ -1,0 +1,51 @@
+"""Talks to the CRM and returns plain data: the backend interface, its errors and `get_backend()`."""
+from __future__ import annotations
+
+from .base import (
+    MAX_COLLECTION,
+    CrmApiBudgetExhausted,
+    CrmAuthError,
+    CrmBackend,
+    CrmConfigError,
+    CrmError,
+    CrmRateLimited,
+    CrmReplicationWindowExceeded,
+    CrmUnavailable,
+    WriteResult,
+)
+
+__all__ = [
+    "MAX_COLLECTION",
+    "CrmApiBudgetExhausted",
+    "CrmAuthError",
+    "CrmBackend",
+    "CrmConfigError",
+    "CrmError",
+    "CrmRateLimited",
+    "CrmReplicationWindowExceeded",
+    "CrmUnavailable",
+    "WriteResult",
+    "get_backend",
+]
+
+BACKENDS = ("demo", "salesforce")
+
+
+def get_backend() -> CrmBackend:
+    """A new backend for `settings.CRM_BACKEND` ("demo" or "salesforce"); build one per task or sync run.
+
+    Construction validates configuration (CrmConfigError names the variable to fix) but makes no request.
+    """
+    from django.conf import settings
+
+    name = str(getattr(settings, "CRM_BACKEND", "demo") or "demo").strip().lower()
+    if name == "demo":
+        from .config import demo_config
+        from .demo import DemoBackend
+
+        return DemoBackend(demo_config(settings))
+    if name == "salesforce":
+        from .salesforce import SalesforceBackend
+
+        return SalesforceBackend.from_env()
+    raise CrmConfigError(f"CRM_BACKEND must be one of {', '.join(BACKENDS)}; got {name!r}.")
