@@ -13,3 +13,5 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Behind a TLS proxy or load balancer, list its address here so its X-Forwarded-* headers are trusted.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# The control socket (gunicorn ≥ 25.1) lives at one path per user: a second checkout or a container would clash.
+control_socket_disable = True

@@ -37,7 +37,8 @@ class Command(BaseCommand):
             # gunicorn rather than runserver: the server production uses, threaded, with WhiteNoise serving
             # static files the same way, and no autoreloader process to leave behind on Ctrl-C.
             "web": [python, "-m", "gunicorn", "-c", "config/gunicorn.py", "--bind", f"{host}:{port}", "config.wsgi"],
-            "worker": [python, "-m", "celery", "-A", "config", "worker", "-B", "-l", "info", "--concurrency", "2"],
+            # --quiet: no start-up banner, so the URL and logins printed below stay readable.
+            "worker": [python, "-m", "celery", "--quiet", "-A", "config", "worker", "-B", "-l", "info", "-c", "2"],
         }
         stop_signal: list[int] = []
 
@@ -77,7 +78,8 @@ class Command(BaseCommand):
         rule = "=" * 72
         self.stdout.write(self.style.SUCCESS(f"\n{rule}\nhandoff is running at {url}\n"))
         self.stdout.write(logins.strip() or "(seed_demo printed no logins)")
-        self.stdout.write(self.style.SUCCESS(f"\nadmin: {url}admin/    health: {url}healthz    Stop with Ctrl-C.\n{rule}"))
+        links = f"admin: {url}admin/    health: {url}healthz    Stop with Ctrl-C."
+        self.stdout.write(self.style.SUCCESS(f"\n{links}\n{rule}"))
 
 
 def _client_host(host: str) -> str:
@@ -104,7 +106,10 @@ def _stop_all(processes: dict[str, subprocess.Popen]) -> None:
     for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
     for process in processes.values():
-        _signal_group(process, signal.SIGTERM)
+        # To the leader only: gunicorn's master and Celery's main process shut their own children down
+        # in order (a task in flight finishes); signalling the whole group would kill the pool mid-task.
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
     for process in processes.values():
         try:
