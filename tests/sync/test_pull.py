@@ -1,9 +1,12 @@
 """The sync against the Salesforce emulator: imports, incremental pulls, deletes, conversions and owners."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db.models import Max
 from django.test import override_settings
+from django.utils import timezone
 
 from handoff.models import Handoff, HandoffEvent, HandoffState, Lead, RepProfile, SyncRun, SyncState
 from handoff.services.actors import Actor
@@ -142,3 +145,27 @@ def test_crm_users_become_reps_and_inactive_ones_inactive_profiles(org, sync):
     assert users  # the org answered
     owned = Lead.objects.exclude(crm_owner_id__startswith="00G").exclude(crm_owner_id="")
     assert owned.filter(owner__isnull=True).count() == 0
+
+
+def test_the_nightly_reconcile_fetches_stale_leads_and_tombstones_purged_ones(org, sync):
+    org.reset(count=2500)
+    sync()
+    purged = Lead.objects.filter(is_deleted=False).first().crm_id
+    org.call("DELETE", f"leads/{purged}", hard="1")
+    Lead.objects.filter(pk__in=Lead.objects.filter(is_deleted=False).values("pk")[:30]).update(title="Stale")
+    run = sync(SyncRun.Kind.RECONCILE)
+    assert (run.kind, run.outcome, run.deleted) == (SyncRun.Kind.RECONCILE, SyncRun.Outcome.SUCCEEDED, 1)
+    assert Lead.objects.get(crm_id=purged).is_deleted
+    assert_mirror(org)
+    _writes_nothing(sync)
+
+
+def test_a_pull_after_the_getdeleted_window_has_passed_reconciles_instead(org, sync):
+    org.reset(count=300)
+    sync()
+    gone = org.mutate(count=0, delete=3, seed=4)["deleted"]
+    SyncState.objects.update(deletes_checked_until=timezone.now() - timedelta(days=20))
+    run = sync()
+    assert (run.kind, run.deleted) == (SyncRun.Kind.RECONCILE, 3)
+    assert set(gone) <= set(Lead.objects.filter(is_deleted=True).values_list("crm_id", flat=True))
+    assert_mirror(org)
