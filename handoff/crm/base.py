@@ -10,8 +10,8 @@ from typing import Any
 # sObject Collections accept at most 200 records per request.
 MAX_COLLECTION = 200
 
-# Write errors that retrying can never fix: the lead is read-only now (converted) or gone.
-SKIPPED_WRITE_CODES = frozenset({"CANNOT_UPDATE_CONVERTED_LEAD", "ENTITY_IS_DELETED", "NOT_FOUND"})
+# Write errors that retrying can never fix: the lead is read-only now (converted), gone, or never existed.
+SKIPPED_WRITE_CODES = frozenset({"CANNOT_UPDATE_CONVERTED_LEAD", "ENTITY_IS_DELETED", "NOT_FOUND", "MALFORMED_ID"})
 
 
 # --- Errors -------------------------------------------------------------------------------------
@@ -62,7 +62,8 @@ class WriteResult:
     """The outcome of writing one lead.
 
     `ok` is True only when the CRM applied the change. `skipped` marks a change that was not applied and must
-    not be retried (the lead is converted, deleted or unknown); other failures have ok=False, skipped=False.
+    not be retried (the lead is converted, deleted, unknown or the id malformed); other failures (validation,
+    a restricted picklist value...) have ok=False, skipped=False.
     """
 
     crm_id: str
@@ -95,9 +96,11 @@ def _id_suffix(id15: str) -> str:
 
 def to18(crm_id: str) -> str:
     """Return the 18-character form of a 15- or 18-character Salesforce id (ids are compared in this form)."""
-    if len(crm_id) == 15 and crm_id.isalnum():
+    if not (isinstance(crm_id, str) and crm_id.isascii() and crm_id.isalnum()):
+        raise ValueError(f"Not a Salesforce id: {crm_id!r}")
+    if len(crm_id) == 15:
         return crm_id + _id_suffix(crm_id)
-    if len(crm_id) == 18 and crm_id.isalnum():
+    if len(crm_id) == 18:
         # The suffix is case-insensitive; normalising it makes two spellings of one id compare equal.
         return crm_id[:15] + _id_suffix(crm_id[:15])
     raise ValueError(f"Not a Salesforce id: {crm_id!r}")
@@ -217,7 +220,7 @@ class CrmBackend(abc.ABC):
 
     @abc.abstractmethod
     def fetch_by_ids(self, ids: list[str], fields: list[str]) -> list[dict]:
-        """The non-deleted leads among `ids` (15 or 18 characters); unknown and deleted ids are left out."""
+        """The non-deleted leads among `ids` (15 or 18 characters); unknown, malformed and deleted ids are left out."""
 
     @abc.abstractmethod
     def deleted_since(self, start: datetime, end: datetime) -> list[tuple[str, datetime]]:

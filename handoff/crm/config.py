@@ -33,7 +33,10 @@ class AuthMode(StrEnum):
 
 @dataclass(frozen=True)
 class SalesforceConfig:
-    """How to reach one Salesforce org. Build it with `from_env()`, or directly in tests."""
+    """How to reach one Salesforce org. Build it with `from_env()`, or directly in tests.
+
+    `instance_url` is only used with a session id: a username/password or JWT login returns its own instance.
+    """
 
     instance_url: str | None = None
     session_id: str | None = None

@@ -178,8 +178,11 @@ class SalesforceBackend(CrmBackend):
         return self._call(lambda sf: sf.query("SELECT COUNT() FROM Lead"), "count leads")["totalSize"]
 
     def iter_changed(self, since: datetime | None, fields: list[str], page_size: int) -> Iterator[list[dict]]:
+        """See CrmBackend. One page per Salesforce response: `page_size` is sent as batchSize, which Salesforce
+        clamps to 200-2,000 (and may still undercut for wide rows). A failed page is fetched again by its
+        nextRecordsUrl; a released cursor is replaced by a new query from the last yielded SystemModstamp.
+        """
         select = self._canonical("Lead", with_fields(fields, ("Id", "SystemModstamp")))
-        # Salesforce honours batchSize between 200 and 2000 (and may still send smaller pages).
         options = {"Sforce-Query-Options": f"batchSize={max(200, min(2000, page_size))}"}
         watermark = _Watermark(since)
 
@@ -215,6 +218,8 @@ class SalesforceBackend(CrmBackend):
                 page = run_query()
 
     def iter_all_bulk(self, fields: list[str], include_deleted: bool) -> Iterator[list[dict]]:
+        """See CrmBackend. A Bulk API 2.0 query job (queryAll with deleted rows), read `bulk_page_size` rows
+        (50,000 by default) per results page, so memory holds one page at a time."""
         select = self._canonical("Lead", with_fields(fields, ("Id",)))
         soql = f"SELECT {', '.join(select)} FROM Lead"
         operation = Operation.query_all if include_deleted else Operation.query
@@ -233,12 +238,13 @@ class SalesforceBackend(CrmBackend):
 
     def fetch_by_ids(self, ids: list[str], fields: list[str]) -> list[dict]:
         select = ", ".join(self._canonical("Lead", with_fields(fields, ("Id",))))
-        unique = list(dict.fromkeys(to18(crm_id) for crm_id in ids))
+        unique = list(dict.fromkeys(filter(None, map(_valid_id, ids))))
         found: list[dict] = []
         for start in range(0, len(unique), IDS_PER_QUERY):
             chunk = unique[start : start + IDS_PER_QUERY]
-            # Ids passed through to18 are alphanumeric, so quoting them cannot inject SOQL.
-            soql = f"SELECT {select} FROM Lead WHERE Id IN ({', '.join(repr(i) for i in chunk)})"
+            # Ids that passed to18 are ASCII letters and digits only, so quoting them cannot inject SOQL.
+            quoted = ", ".join(f"'{crm_id}'" for crm_id in chunk)
+            soql = f"SELECT {select} FROM Lead WHERE Id IN ({quoted})"
             found.extend(self._typed("Lead", record) for record in self._query_all(soql))
         return found
 
@@ -258,15 +264,22 @@ class SalesforceBackend(CrmBackend):
         return [self._typed("User", record) for record in self._query_all(f"SELECT {', '.join(USER_FIELDS)} FROM User")]
 
     def update_leads(self, changes: list[tuple[str, dict]]) -> list[WriteResult]:
-        results: list[WriteResult] = []
-        for start in range(0, len(changes), MAX_COLLECTION):
-            chunk = [(to18(crm_id), values) for crm_id, values in changes[start : start + MAX_COLLECTION]]
+        results: list[WriteResult | None] = [None] * len(changes)
+        sendable: list[tuple[int, str, dict]] = []
+        for position, (crm_id, values) in enumerate(changes):
+            valid = _valid_id(crm_id)
+            if valid is None:
+                results[position] = WriteResult.failed(crm_id, "MALFORMED_ID", f"Not a Salesforce id: {crm_id!r}")
+            else:
+                sendable.append((position, valid, values))
+        for start in range(0, len(sendable), MAX_COLLECTION):
+            chunk = sendable[start : start + MAX_COLLECTION]
             body = {
                 # allOrNone=false: one converted lead must not roll back the other 199 updates.
                 "allOrNone": False,
                 "records": [
                     {"attributes": {"type": "Lead"}, **{k: to_api_value(v) for k, v in values.items()}, "id": crm_id}
-                    for crm_id, values in chunk
+                    for _, crm_id, values in chunk
                 ],
             }
             response = self._call(
@@ -274,8 +287,9 @@ class SalesforceBackend(CrmBackend):
             )
             if not isinstance(response, list) or len(response) != len(chunk):
                 raise CrmError(f"Unexpected sObject Collections response: {response!r}"[:500])
-            results.extend(_write_result(crm_id, item) for (crm_id, _), item in zip(chunk, response, strict=True))
-        return results
+            for (position, crm_id, _), item in zip(chunk, response, strict=True):
+                results[position] = _write_result(crm_id, item)
+        return [result for result in results if result is not None]
 
     # --- Calls, retries, re-login, budget ------------------------------------------------------
 
@@ -455,6 +469,13 @@ def _parse_csv_page(text: str, expected: int, select: list[str]) -> list[dict]:
     if len(rows) != expected or any(len(row) != len(header) for row in rows):
         raise _GarbledBody(f"Bulk 2.0 page has {len(rows)} complete rows, Salesforce announced {expected}")
     return [dict(zip(select, row, strict=True)) for row in rows]
+
+
+def _valid_id(crm_id: str) -> str | None:
+    try:
+        return to18(crm_id)
+    except (TypeError, ValueError):
+        return None
 
 
 def _write_result(crm_id: str, item: dict) -> WriteResult:

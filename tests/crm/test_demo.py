@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -191,3 +194,30 @@ def test_users_are_six_active_reps_and_one_former_rep(demo):
     assert QUEUE_ID.startswith("00G") and len(QUEUE_ID) == 18
     assert demo.lead_statuses() == STATUSES
     assert demo.api_usage() is None
+
+
+def test_a_write_from_another_process_is_visible_here(demo, tmp_path, clock):
+    target = next(row for page in demo.iter_changed(None, ["Id", "Status", "IsConverted"], 5000) for row in page
+                  if not row["IsConverted"])
+    script = (
+        "from datetime import datetime; from pathlib import Path\n"
+        "from handoff.crm.config import DemoConfig; from handoff.crm.demo import DemoBackend\n"
+        f"backend = DemoBackend(DemoConfig(Path({str(tmp_path / 'demo_crm.json')!r})),"
+        f" now=lambda: datetime.fromisoformat({clock.moment.isoformat()!r}))\n"
+        f"assert backend.update_leads([({target['Id']!r}, {{'Rating': 'Hot', 'Title': 'Buyer'}})])[0].ok\n"
+    )
+
+    subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2], check=True, timeout=60)
+
+    assert demo.fetch_by_ids([target["Id"]], ["Rating", "Title"]) == [
+        {"Id": target["Id"], "Rating": "Hot", "Title": "Buyer"}
+    ]
+
+
+def test_no_leads_arrive_at_the_weekend(demo, clock):
+    clock.moment = datetime(2026, 3, 7, 10, 0, tzinfo=UTC)  # a Saturday
+    saturday_morning = demo.count_leads()
+    clock.moment = datetime(2026, 3, 7, 18, 0, tzinfo=UTC)
+
+    assert demo.count_leads() == saturday_morning
+    assert list(demo.iter_changed(datetime(2026, 3, 7, 10, 0, tzinfo=UTC), ["Id"], 100)) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from simple_salesforce import SalesforceAuthenticationFailed
 
 from handoff.crm import (
     CrmApiBudgetExhausted,
@@ -201,3 +202,52 @@ def test_an_untrusted_certificate_is_a_configuration_error(org, make_backend, mo
 
     with pytest.raises(CrmConfigError, match="SALESFORCE_CA_BUNDLE"):
         backend.count_leads()
+
+
+class FakeLogin:
+    """Stands in for simple-salesforce's SalesforceLogin, which the emulator cannot serve (no login endpoint)."""
+
+    def __init__(self, fake_sf, sf_admin, fail: bool = False):
+        self.fake_sf, self.sf_admin, self.fail = fake_sf, sf_admin, fail
+        self.calls: list[dict] = []
+
+    def __call__(self, **kwargs):
+        self.calls.append(kwargs)
+        if self.fail:
+            raise SalesforceAuthenticationFailed("INVALID_LOGIN", "Invalid username, password, security token")
+        self.sf_admin.session(reset=True)
+        return self.fake_sf.session_id, self.fake_sf.instance_url.removeprefix("https://")
+
+
+PASSWORD_LOGIN = {"instance_url": None, "session_id": None, "username": "sync@acme.example", "password": "pw",
+                  "security_token": "tok", "domain": "test"}
+
+
+def test_password_credentials_log_in_on_first_use_and_again_when_the_session_expires(
+    fake_sf, org, make_backend, monkeypatch
+):
+    login = FakeLogin(fake_sf, org)
+    monkeypatch.setattr("handoff.crm.salesforce.SalesforceLogin", login)
+    backend = make_backend(PASSWORD_LOGIN)
+    assert login.calls == []  # constructing a backend makes no request
+
+    org.fault(action="expire_session", query_page=4)
+    rows = collect(backend.iter_changed(None, ["Id"], page_size=500))
+
+    assert_complete(rows, org)
+    assert len(login.calls) == 2
+    assert login.calls[0]["username"] == "sync@acme.example" and login.calls[0]["domain"] == "test"
+    # The login goes through the backend's session, so it has the same timeout and CA bundle.
+    assert login.calls[0]["session"] is backend._http
+
+
+def test_a_rejected_login_names_the_credential_variables(fake_sf, org, make_backend, monkeypatch):
+    monkeypatch.setattr("handoff.crm.salesforce.SalesforceLogin", FakeLogin(fake_sf, org, fail=True))
+    backend = make_backend(PASSWORD_LOGIN)
+
+    with pytest.raises(CrmAuthError) as error:
+        backend.count_leads()
+
+    assert "INVALID_LOGIN" in str(error.value)
+    for variable in ("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN", "SALESFORCE_DOMAIN"):
+        assert variable in str(error.value)

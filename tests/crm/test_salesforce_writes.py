@@ -97,3 +97,16 @@ def test_writes_that_keep_failing_raise_so_the_batch_is_resent_later(sf_admin, b
 def test_nothing_to_write_makes_no_request(backend):
     assert backend.update_leads([]) == []
     assert backend.api_calls == 0
+
+
+def test_malformed_ids_are_skipped_without_a_request_and_results_keep_their_order(sf_admin, backend):
+    [lead] = sf_admin.insert_leads([{"LastName": "Park"}])
+
+    results = backend.update_leads([("not-an-id", {"Rating": "Hot"}), (lead["Id"], {"Rating": "Hot"})])
+
+    assert [(r.crm_id, r.ok, r.skipped, r.error_code) for r in results] == [
+        ("not-an-id", False, True, "MALFORMED_ID"),
+        (lead["Id"], True, False, None),
+    ]
+    assert [w["id"] for w in sf_admin.writes()] == [lead["Id"]]
+    assert backend.fetch_by_ids(["not-an-id", "00Q'); DELETE"], ["Id"]) == []
