@@ -36,7 +36,6 @@ V2_CONDITIONS = [
 ]
 # Pod "SD" keeps demo ids apart from every real org's and from the embedded demo CRM's ("DM").
 ID_POD = "SD"
-QUEUE = "queue"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,8 +257,8 @@ KINDS: dict[str, tuple[int, tuple[str, ...]]] = {
     "closed": (3, ("closed",)),
 }
 FINALS = ("waiting", "accepted", "converted", "converted", "rejected", "recycled")
-# Stories that end in these outcomes are still in progress, so they happened recently.
-RECENT = {"waiting": timedelta(days=4), "accepted": timedelta(days=12), "disputed": timedelta(days=6)}
+# Stories that end in these states are still in progress, so they happened recently.
+RECENT = {"qualified": timedelta(days=4), "accepted": timedelta(days=12), "disputed": timedelta(days=6)}
 
 REJECT_REASONS = {
     "wrong_persona": 4, "no_budget": 4, "duplicate": 2, "bad_contact_data": 2, "wrong_region": 1, "student": 1,
@@ -497,6 +496,8 @@ def _lead_fields(rng: random.Random, index: int, kind: str, by_rule: bool, regio
 
 def _kinds(count: int, rng: random.Random) -> list[str]:
     """Every story kind at least once, the rest in proportion to its share, in random order."""
+    if count < len(KINDS):
+        raise ValueError(f"At least {len(KINDS)} leads are needed to tell every kind of story.")
     total = sum(share for share, _ in KINDS.values())
     counts = {kind: max(1, math.floor(share * count / total)) for kind, (share, _) in KINDS.items()}
     by_share = sorted(KINDS, key=lambda k: -KINDS[k][0])
@@ -540,17 +541,15 @@ def demo_plan(*, leads: int = DEFAULT_LEADS, seed: int = DEFAULT_SEED, now: date
         lead_rng = random.Random(f"{seed}:lead:{index}")
         region = lead_rng.choice(list(REPS))
         by_rule = lead_rng.random() < 0.55
-        plan = LeadPlan(
-            index, kind, region, lead_rng.choice(REPS[region]), by_rule, _lead_fields(lead_rng, index, kind,
-                                                                                       by_rule, region),
-            queue=kind in ("queue", "queue_assigned"),
-        )
+        rep = lead_rng.choice(REPS[region])
+        fields = _lead_fields(lead_rng, index, kind, by_rule, region)
+        plan = LeadPlan(index, kind, region, rep, by_rule, fields, queue=kind in ("queue", "queue_assigned"))
         # Told once from the earliest start to learn its length, then placed so it ends in the past
         # (and, for stories still in progress, recently).
         draft = _tell(plan, seed, earliest, calendars)
         span = draft.t - earliest
-        last = _outcome(plan, draft)
-        low = earliest if last not in RECENT else max(earliest, limit - RECENT[last] - span)
+        recent = RECENT.get(draft.state)
+        low = earliest if recent is None else max(earliest, limit - recent - span)
         high = max(low, limit - span)
         created = (low + (high - low) * lead_rng.random()).replace(microsecond=0)
         if lead_rng.random() < 0.75 and not businesstime.is_open(created, calendars[region]):
@@ -565,12 +564,6 @@ def demo_plan(*, leads: int = DEFAULT_LEADS, seed: int = DEFAULT_SEED, now: date
         _finish(plan, story, created, limit=limit, rng=lead_rng)
         plans.append(plan)
     return plans
-
-
-def _outcome(plan: LeadPlan, story: _Story) -> str:
-    if story.state == "qualified":
-        return "waiting"
-    return story.state
 
 
 def _finish(plan: LeadPlan, story: _Story, created: datetime, *, limit: datetime, rng: random.Random) -> None:

@@ -7,8 +7,8 @@ from handoff.exceptions import DomainError
 
 class Command(BaseCommand):
     help = (
-        "Create demo users (one per role, password %r), two teams, a revised lead definition and leads in every "
-        "handoff state. Does nothing but print the logins when the demo is already seeded." % demo.DEMO_PASSWORD
+        f"Create demo users (one per role, password {demo.DEMO_PASSWORD!r}), two teams, a revised lead definition "
+        "and leads in every handoff state. Only prints the logins when the demo is already seeded."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
