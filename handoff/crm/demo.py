@@ -333,8 +333,18 @@ class _StateFile:
         stat = self.path.stat()
         key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         if self._cache is None or self._cache[0] != key:
-            self._cache = (key, json.loads(self.path.read_text(encoding="utf-8")))
+            self._cache = (key, self._load())
         return self._cache[1]
+
+    def _load(self) -> dict:
+        try:
+            state = json.loads(self.path.read_text(encoding="utf-8"))
+            datetime.fromisoformat(state["epoch"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CrmConfigError(
+                f"The demo CRM state {self.path} is unreadable ({exc}); delete it or point DEMO_CRM_STATE elsewhere."
+            ) from exc
+        return state
 
     def update(self, now: datetime, change: Callable[[dict], None]) -> dict:
         """Apply `change` to the freshest state under an exclusive lock and write it back atomically."""
@@ -342,19 +352,27 @@ class _StateFile:
         with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                state = json.loads(self.path.read_text(encoding="utf-8")) if self.path.exists() else None
-                if state is None:
+                if self.path.exists():
+                    state = self._load()
+                else:
                     state = {"version": 1, "epoch": _epoch_for(now).isoformat(), "writes": {}}
                 change(state)
-                # Readers never take the lock: they see the old file or the new one, never half of one.
-                fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    json.dump(state, out, ensure_ascii=False, separators=(",", ":"))
-                os.replace(temporary, self.path)
+                self._write(state)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         self._cache = None
         return state
+
+    def _write(self, state: dict) -> None:
+        # Readers never take the lock: os.replace lets them see the old file or the new one, never half of one.
+        fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(state, out, ensure_ascii=False, separators=(",", ":"))
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
 
 
 # --- The backend --------------------------------------------------------------------------------

@@ -221,3 +221,10 @@ def test_no_leads_arrive_at_the_weekend(demo, clock):
 
     assert demo.count_leads() == saturday_morning
     assert list(demo.iter_changed(datetime(2026, 3, 7, 10, 0, tzinfo=UTC), ["Id"], 100)) == []
+
+
+def test_a_corrupt_state_file_names_the_setting(demo, tmp_path):
+    (tmp_path / "demo_crm.json").write_text("{not json")
+
+    with pytest.raises(CrmConfigError, match="DEMO_CRM_STATE"):
+        demo.count_leads()

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from handoff.crm import CrmConfigError, CrmReplicationWindowExceeded
+from handoff.crm.base import parse_datetime
 
 from .conftest import LEAD_FIELDS
 
@@ -141,14 +142,16 @@ def test_lead_statuses_come_from_the_status_picklist(backend):
     ]
 
 
-def test_deleted_since_lists_deletions_in_the_window(sf_admin, backend):
+def test_deleted_since_lists_deletions_in_the_window(sf_admin, make_backend):
     sf_admin.reset(count=300)
     deleted = sf_admin.mutate(count=0, delete=4)["deleted"]
-    # getDeleted covers whole minutes up to the current one, so let the server's clock move on.
+    # getDeleted covers whole minutes up to the current one, so let the server's clock move on; other tests
+    # move it too, so the org's "now" is the server's, not this machine's.
     sf_admin.call("POST", "clock", {"advance_seconds": 120})
-    now = datetime.now(UTC)
+    now = parse_datetime(sf_admin.stats()["now"])
+    backend = make_backend(now=lambda: now)
 
-    found = backend.deleted_since(now - timedelta(hours=1), now + timedelta(minutes=5))
+    found = backend.deleted_since(now - timedelta(hours=1), now)
 
     assert set(deleted) <= {crm_id for crm_id, _ in found}
     assert all(isinstance(when, datetime) and when.tzinfo == UTC for _, when in found)
