@@ -16,6 +16,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from handoff import businesstime
+from handoff.crm import demo as crm_demo
+from handoff.crm.base import make_id
 from handoff.exceptions import InvalidInput
 from handoff.models import Handoff, HandoffEvent, Lead, RepProfile, Role, Team, WriteBack
 from handoff.services import handoffs as machine
@@ -82,24 +84,12 @@ REPS = {team.name: [u.username for u in DEMO_USERS if u.role == Role.SALES_REP a
 MANAGER_OF = {u.team: u.username for u in DEMO_USERS if u.role == Role.MANAGER}
 TEAM_OF = {u.username: u.team for u in DEMO_USERS if u.team}
 
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
 def sf_id(prefix: str, number: int) -> str:
-    """A valid 18-character Salesforce id: key prefix, the demo pod, `number` in base 62, case-check suffix."""
-    digits = []
-    for _ in range(10):
-        number, remainder = divmod(number, 62)
-        digits.append(_BASE62[remainder])
-    short = prefix + ID_POD + "".join(reversed(digits))
-    suffix = "".join(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"[sum(1 << i for i, c in enumerate(short[k : k + 5]) if c.isupper())]
-        for k in range(0, 15, 5)
-    )
-    return short + suffix
+    """A valid 18-character Salesforce id in the seed's own pod, apart from the embedded CRM's ids."""
+    return make_id(prefix, number, pod=ID_POD)
 
 
-QUEUE_CRM_ID = sf_id("00G", 1)
+QUEUE_CRM_ID = crm_demo.QUEUE_ID
 
 
 def demo_logins() -> list[DemoUser]:
@@ -145,7 +135,7 @@ def users_create_demo() -> dict[str, User]:
             user=users[u.username],
             team=teams.get(u.team),
             time_zone=u.time_zone,
-            crm_user_id=sf_id("005", u.crm_number) if u.crm_number else None,
+            crm_user_id=make_id("005", u.crm_number, pod="DM") if u.crm_number else None,
         )
         for u in DEMO_USERS
     )

@@ -104,16 +104,16 @@ def _user(number: int, first: str, last: str, active: bool = True) -> dict:
     }
 
 
+# The same people `manage.py seed_demo` creates as reps (same CRM user ids), so leads the embedded CRM
+# hands out land with the demo logins.
 REPS = [
-    _user(1, "Ava", "Thompson"),
-    _user(2, "Mateo", "García"),
-    _user(3, "Priya", "Nair"),
-    _user(4, "Lukas", "Becker"),
-    _user(5, "Chloé", "Dubois"),
-    _user(6, "Kenji", "Watanabe"),
+    _user(4, "Raj", "Patel"),
+    _user(5, "Sofía", "Álvarez"),
+    _user(6, "Li", "Wei"),
+    _user(7, "Tom", "Becker"),
 ]
 # Left the company two weeks into the demo's history; still owns the leads he had, as in real orgs.
-FORMER_REP = _user(7, "Tom", "Fischer", active=False)
+FORMER_REP = _user(8, "Kenji", "Watanabe", active=False)
 USERS = [*REPS, FORMER_REP]
 QUEUE_ID = make_id("00G", 1, pod="DM")
 OWNER_IDS = frozenset({QUEUE_ID, *(user["Id"] for user in USERS)})

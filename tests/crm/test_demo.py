@@ -186,10 +186,14 @@ def test_check_and_unknown_fields(demo):
         list(demo.iter_changed(None, ["Budget__c"], 100))
 
 
-def test_users_are_six_active_reps_and_one_former_rep(demo):
+def test_users_are_the_seeded_reps_and_one_former_rep(demo):
+    from handoff.demo import DEMO_USERS
+
     users = demo.users()
 
-    assert sum(user["IsActive"] for user in users) == 6 and len(users) == 7
+    assert sum(user["IsActive"] for user in users) == 4 and len(users) == 5
+    seeded_reps = {u.first_name for u in DEMO_USERS if u.role == "sales_rep"}
+    assert {user["FirstName"] for user in users if user["IsActive"]} == seeded_reps
     assert all(len(user["Id"]) == 18 and user["Id"].startswith("005") for user in users)
     assert QUEUE_ID.startswith("00G") and len(QUEUE_ID) == 18
     assert demo.lead_statuses() == STATUSES
