@@ -1,6 +1,8 @@
 """The CRM sync: incremental pull, first import, deletes, nightly reconcile, owners and statuses, rules on sync."""
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from collections import defaultdict
@@ -11,7 +13,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -45,6 +47,8 @@ QUEUE_PREFIX = "00G"
 DELETES_OVERLAP = timedelta(minutes=2)
 # Rows per IN (...) lookup: below SQLite's variable limit, large enough to keep round trips few.
 CHUNK = 2000
+# Rows of a Bulk 2.0 page applied per transaction: bounds memory and keeps each commit short.
+BULK_APPLY = 10_000
 # Lead fields the sync writes on every changed row (created_at is set once, on insert).
 SYNCED_FIXED = [
     "owner",
@@ -403,13 +407,7 @@ def _apply_page(ctx: _Context, records: list[dict], *, watermark: datetime | Non
         changed.append(values)
     with transaction.atomic():
         if changed:
-            Lead.objects.bulk_create(
-                [Lead(**values) for values in changed],
-                update_conflicts=True,
-                unique_fields=["crm_id"],
-                update_fields=ctx.config.update_fields,
-                batch_size=CHUNK,
-            )
+            _upsert(changed, ctx.config)
             _after_upsert(ctx, changed, stored)
         if watermark is not None:
             SyncState.objects.filter(sobject=SOBJECT).update(watermark=watermark)
@@ -417,6 +415,43 @@ def _apply_page(ctx: _Context, records: list[dict], *, watermark: datetime | Non
         ctx.run.save()
     lease_renew(name=LEASE, holder=ctx.holder, seconds=ctx.config.lease_seconds)
     ctx.advance(len(records))
+
+
+def _upsert(changed: list[dict], config: SyncConfig) -> None:
+    """Insert or update leads by crm_id in one statement per batch.
+
+    On PostgreSQL the rows are COPYed into a temporary staging table and merged with one
+    INSERT ... ON CONFLICT: several times faster than a parameterised multi-row INSERT for big pages.
+    """
+    if connection.vendor != "postgresql":
+        Lead.objects.bulk_create(
+            [Lead(**values) for values in changed],
+            update_conflicts=True,
+            unique_fields=["crm_id"],
+            update_fields=config.update_fields,
+            batch_size=CHUNK,
+        )
+        return
+    names = ["crm_id", *config.field_map, "owner_id", *(f for f in SYNCED_FIXED if f not in ("owner", "updated_at"))]
+    columns = [Lead._meta.get_field(n).column for n in names]
+    stage = "sync_lead_stage_" + hashlib.sha1(",".join(columns).encode()).hexdigest()[:10]
+    listed = ", ".join(f'"{c}"' for c in columns)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {listed} FROM {Lead._meta.db_table} WITH NO DATA"
+        )
+        cursor.execute(f"TRUNCATE {stage}")
+        with cursor.cursor.copy(f"COPY {stage} ({listed}) FROM STDIN") as copy:
+            for values in changed:
+                copy.write_row([json.dumps(values[n]) if n == "raw" else values[n] for n in names])
+        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c != "crm_id")
+        cursor.execute(
+            f'INSERT INTO {Lead._meta.db_table} ({listed}, "created_at", "updated_at") '
+            f"SELECT {listed}, %s, %s FROM {stage} "
+            f'ON CONFLICT ("crm_id") DO UPDATE SET {updates}, "updated_at" = EXCLUDED."updated_at"',
+            [now, now],
+        )
 
 
 def _after_upsert(ctx: _Context, changed: list[dict], stored: dict[str, dict]) -> None:
@@ -551,7 +586,8 @@ def _import(ctx: _Context, state: SyncState) -> None:
         ctx.run.used_bulk = True
         newest = state.watermark
         for page in ctx.backend.iter_all_bulk(ctx.config.crm_fields, include_deleted=False):
-            _apply_page(ctx, page)
+            for part in _chunks(page, BULK_APPLY):
+                _apply_page(ctx, list(part))
             newest = max(filter(None, [newest, *(_moment(r["SystemModstamp"]) for r in page)]), default=None)
         # Bulk pages come unordered: the watermark may only move once every page is in.
         with transaction.atomic():
