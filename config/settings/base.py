@@ -269,4 +269,3 @@ CELERY_BEAT_SCHEDULE["crm-reconcile"] = {
         hour=_reconcile_hour, minute=_reconcile_minute, tz=zoneinfo.ZoneInfo(CRM_RECONCILE_TIME_ZONE)
     ),
 }
-
