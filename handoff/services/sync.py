@@ -485,7 +485,7 @@ def _after_upsert(ctx: _Context, changed: list[dict], stored: dict[str, dict]) -
         ).values_list("pk", "lead_id", "owner_id"):
             target = new_owner[lead_id]
             # A handoff goes to a sales rep or back to the queue; a CRM owner who is no rep here is the latter.
-            target = target if target in _reps(ctx, target) else None
+            target = target if target in ctx.reps else None
             if owner_id != target:
                 by_owner[target].append(pk)
         owners = User.objects.in_bulk([o for o in by_owner if o is not None])
@@ -503,13 +503,6 @@ def _after_upsert(ctx: _Context, changed: list[dict], stored: dict[str, dict]) -
     candidates = _qualification_candidates(ctx, changed, stored, pks)
     if candidates:
         ctx.run.qualified += len(leads_qualify_by_rule(lead_ids=candidates))
-
-
-def _reps(ctx: _Context, user_id: int | None) -> set[int]:
-    if user_id is not None and user_id not in ctx.reps:
-        if User.objects.filter(pk=user_id, groups__name=Role.SALES_REP).exists():
-            ctx.reps.add(user_id)
-    return ctx.reps
 
 
 def _qualification_candidates(
