@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 
 from handoff.models import Handoff
@@ -20,7 +21,14 @@ from handoff.models.handoffs import ActorKind
 from handoff.tasks.rules import qualify_by_rule
 from tests.factories import make_lead
 
-pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        not settings.REDIS_URL or "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+        reason="needs REDIS_URL and DATABASE_URL=postgres://…: a separate worker process must share the test DB",
+    ),
+]
 
 POLL_SECONDS = 30.0
 
@@ -71,24 +79,32 @@ def _wait_for_rule_handoff(lead, worker: subprocess.Popen) -> Handoff | None:
 
 
 @pytest.fixture
-def worker_queue():
-    if not settings.REDIS_URL or connection.vendor != "postgresql":
-        pytest.skip("needs REDIS_URL and DATABASE_URL=postgres://…: a separate worker process must share the test DB")
-    return f"test-worker-{uuid.uuid4().hex[:12]}"
+def committed_db(django_db_setup, django_db_blocker):
+    """Rows the test writes are committed, so the worker process sees them; afterwards the database is as before.
+
+    Not django_db(transaction=True): its flush afterwards would leave the test database without the rows the
+    migrations created (roles, reason codes, the first definition) for every test that runs later.
+    """
+    with django_db_blocker.unblock():
+        snapshot = connection.creation.serialize_db_to_string()
+        try:
+            yield
+        finally:
+            # Sequences keep counting, so later inserts cannot collide with the restored primary keys.
+            call_command("flush", verbosity=0, interactive=False, reset_sequences=False, inhibit_post_migrate=True)
+            connection.creation.deserialize_db_from_string(snapshot)
 
 
-# Committed rows (the worker is another process); serialized_rollback restores the migrations' roles,
-# reason codes and definition that the flush after this test would otherwise remove for later tests.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_worker_process_qualifies_a_lead_that_meets_the_definition_as_the_rule(worker_queue):
+def test_worker_process_qualifies_a_lead_that_meets_the_definition_as_the_rule(committed_db):
+    queue = f"test-worker-{uuid.uuid4().hex[:12]}"
     lead = make_lead(score=75.0, email="ada@example.com")
-    qualify_by_rule.apply_async(kwargs={"lead_ids": [lead.pk]}, queue=worker_queue)
+    qualify_by_rule.apply_async(kwargs={"lead_ids": [lead.pk]}, queue=queue)
     # The message waits in Redis: nothing happens until a worker consumes it.
     assert not Handoff.objects.filter(lead=lead).exists()
 
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "worker.log"
-        worker = _start_worker(worker_queue, log_path)
+        worker = _start_worker(queue, log_path)
         try:
             handoff = _wait_for_rule_handoff(lead, worker)
         finally:
