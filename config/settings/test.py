@@ -11,3 +11,5 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 CRM_BACKEND = "demo"
 SLACK_WEBHOOK_URL = ""
+# Static files come from the app folders in tests; no collectstatic output to scan.
+WHITENOISE_AUTOREFRESH = True
