@@ -65,6 +65,16 @@ def writeback_record(*, action: str, handoffs: list[Handoff], events: list[Hando
             )
     if rows:
         WriteBack.objects.bulk_create(rows)
+        _queue_flush_once_on_commit()
+
+
+def _queue_flush_once_on_commit() -> None:
+    """One flush per transaction, however many transitions it holds (a bulk action, a seed, a sync page).
+
+    The flush sends every due row, so a second task queued by the same transaction would find nothing to do.
+    """
+    pending = transaction.get_connection().run_on_commit
+    if not any(callback is _queue_flush for _, callback, *_ in pending):
         transaction.on_commit(_queue_flush)
 
 

@@ -42,6 +42,17 @@ def test_an_accept_records_the_status_to_write_and_queues_the_flush_after_commit
     assert crm.writes == []  # nothing leaves before the flush
 
 
+def test_many_actions_in_one_transaction_queue_one_flush(synced, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    crm, ann, (first, second) = synced
+    with django_capture_on_commit_callbacks() as queued, transaction.atomic():
+        handoff_accept(handoff=first, actor=Actor.person(ann))
+        handoff_accept(handoff=second, actor=Actor.person(ann))
+    assert WriteBack.objects.count() == 2
+    assert len(queued) == 1
+
+
 def test_the_reason_goes_into_the_reason_field_when_the_org_has_it(synced):
     crm, ann, (first, second) = synced
     handoff_reject(handoff=first, actor=Actor.person(ann), reason="wrong_persona")
