@@ -2,7 +2,6 @@
 from pathlib import Path
 
 import environ
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -110,7 +109,6 @@ USE_I18N = True
 # --- Static files -------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "handoff" / "static"] if (BASE_DIR / "handoff" / "static").exists() else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -244,6 +242,8 @@ CRM_REASON_FIELD = env.str("CRM_REASON_FIELD", default="Handoff_Reason__c")
 SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", default=5)
 CRM_RECONCILE_TIME = env.str("CRM_RECONCILE_TIME", default="02:00")
 CRM_RECONCILE_TIME_ZONE = env.str("CRM_RECONCILE_TIME_ZONE", default=TIME_ZONE)
+# The first import of an org qualifies (by the rule) only leads changed in the CRM in this many days; 0 = all.
+CRM_IMPORT_QUALIFY_DAYS = env.int("CRM_IMPORT_QUALIFY_DAYS", default=14)
 CRM_PAGE_SIZE = env.int("CRM_PAGE_SIZE", default=2000)
 # An org holding more leads than this is imported the first time through Bulk API 2.0.
 CRM_BULK_THRESHOLD = env.int("CRM_BULK_THRESHOLD", default=2000)

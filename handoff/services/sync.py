@@ -368,6 +368,8 @@ class _Context:
     owners: dict[str, int] = field(default_factory=dict)
     reps: set[int] = field(default_factory=set)
     rule_fields: list[str] = field(default_factory=list)
+    # On an org's first import, the rule judges only leads the CRM changed since then (see CRM_IMPORT_QUALIFY_DAYS).
+    qualify_since: datetime | None = None
     progress: Progress | None = None
 
     def advance(self, rows: int) -> None:
@@ -518,6 +520,8 @@ def _qualification_candidates(
     plain, relevant = [], []
     for values in changed:
         if values["is_converted"]:
+            continue
+        if ctx.qualify_since and (values["crm_modified_at"] is None or values["crm_modified_at"] < ctx.qualify_since):
             continue
         before = stored.get(values["crm_id"])
         pk = pks[values["crm_id"]]
@@ -678,6 +682,9 @@ def sync_run(
         kind = SyncRun.Kind.FULL
     run = SyncRun.objects.create(kind=kind, started_at=timezone.now(), watermark_before=state.watermark)
     ctx = _Context(backend=backend, config=config, run=run, holder=holder, progress=progress)
+    if state.watermark is None and settings.CRM_IMPORT_QUALIFY_DAYS:
+        # Years of history are mirrored, not handed to sales: an MQL from 2019 would only breach its SLA at once.
+        ctx.qualify_since = run.started_at - timedelta(days=settings.CRM_IMPORT_QUALIFY_DAYS)
     calls_before = backend.api_calls
     try:
         backend.check(config.crm_fields)

@@ -90,3 +90,9 @@ def assert_mirror(org: emulator.Admin) -> None:
     stale = [i for i in expected.keys() & local_map.keys() if expected[i] != local_map[i]]
     assert (sorted(missing)[:5], sorted(extra)[:5], sorted(stale)[:5]) == ([], [], [])
     assert len(local_map) == len(expected)
+
+
+@pytest.fixture(autouse=True)
+def _judge_every_imported_lead(settings):
+    """These scenarios check the mirror and the rule on every lead, so the first import judges all history."""
+    settings.CRM_IMPORT_QUALIFY_DAYS = 0

@@ -171,6 +171,21 @@ def test_a_lead_that_meets_the_definition_is_qualified_once_by_the_rule():
     assert Handoff.objects.count() == 1
 
 
+def test_the_first_import_mirrors_history_but_hands_sales_only_recent_leads(settings):
+    settings.CRM_IMPORT_QUALIFY_DAYS = 14
+    with time_machine.travel(T0 + timedelta(days=30)):
+        recent = lead(1, at=T0 + timedelta(days=25))
+        old = lead(2)
+        crm = MemoryCrm([recent, old])
+        run = sync_run(backend=crm)
+        assert (run.created, run.qualified) == (2, 1)
+        assert Handoff.objects.get().lead.crm_id == recent["Id"]
+        # Once imported, an old lead that changes is a new MQL like any other.
+        crm.leads[old["Id"]]["SystemModstamp"] = T0 + timedelta(days=29)
+        crm.leads[old["Id"]]["Lead_Score__c"] = 95.0
+        assert sync_run(backend=crm).qualified == 1
+
+
 def test_the_bulk_import_sets_the_watermark_only_after_every_page():
     crm = MemoryCrm([lead(n, at=T0 + timedelta(seconds=n)) for n in range(1, 6)])
     with override_settings(CRM_BULK_THRESHOLD=3):
