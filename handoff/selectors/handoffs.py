@@ -12,31 +12,27 @@ def _roles(user: AbstractBaseUser) -> frozenset[str]:
     return frozenset(user.groups.values_list("name", flat=True))
 
 
+def _visible(user: AbstractBaseUser) -> Q:
+    """What a person may see of handoffs and leads alike (both have an `owner`)."""
+    roles = _roles(user)
+    if user.is_staff or Role.MARKETER in roles:
+        return Q()
+    visible = Q(pk__in=[])
+    if Role.MANAGER in roles:
+        visible |= Q(owner__profile__team__manager=user) | Q(owner__isnull=True)
+    if Role.SALES_REP in roles:
+        visible |= Q(owner=user)
+    return visible
+
+
 def handoffs_visible_to(user: AbstractBaseUser) -> QuerySet[Handoff]:
     """Marketers and admins see every handoff; managers their teams' and the queue's; reps their own."""
     base = Handoff.objects.select_related("lead", "owner", "definition", "reason", "dispute_reason")
-    roles = _roles(user)
-    if user.is_staff or Role.MARKETER in roles:
-        return base
-    visible = Q(pk__in=[])
-    if Role.MANAGER in roles:
-        visible |= Q(owner__profile__team__manager=user) | Q(owner__isnull=True)
-    if Role.SALES_REP in roles:
-        visible |= Q(owner=user)
-    return base.filter(visible)
+    return base.filter(_visible(user))
 
 
 def leads_visible_to(user: AbstractBaseUser) -> QuerySet[Lead]:
-    roles = _roles(user)
-    base = Lead.objects.select_related("owner")
-    if user.is_staff or Role.MARKETER in roles:
-        return base
-    visible = Q(pk__in=[])
-    if Role.MANAGER in roles:
-        visible |= Q(owner__profile__team__manager=user) | Q(owner__isnull=True)
-    if Role.SALES_REP in roles:
-        visible |= Q(owner=user)
-    return base.filter(visible)
+    return Lead.objects.select_related("owner").filter(_visible(user))
 
 
 def open_handoff_exists() -> Exists:

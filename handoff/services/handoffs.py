@@ -235,26 +235,41 @@ def _transition(
         elif code is not None:
             update.update(reason=code, note=note)
         Handoff.objects.filter(pk__in=[h.pk for h in locked]).update(updated_at=timezone.now(), **update)
-        events = HandoffEvent.objects.bulk_create(
-            HandoffEvent(
-                handoff=h,
-                lead_id=h.lead_id,
-                action=action,
-                from_state=h.state,
-                to_state=target or h.state,
-                actor_kind=actor.kind,
-                actor=actor.user,
-                reason=code,
-                note=note,
-                definition_id=h.definition_id,
-                data=data or {},
-                at=at,
-            )
-            for h in locked
-        )
+        events = _log(action, [(h, h.state, target or h.state) for h in locked], actor, at=at, reason=code, note=note,
+                      data=data)
         fresh = _reload(locked)
         _after(action, fresh, events, actor)
     return fresh
+
+
+def _log(
+    action: str,
+    moves: list[tuple[Handoff, str, str]],
+    actor: Actor,
+    *,
+    at: datetime,
+    reason: ReasonCode | None = None,
+    note: str = "",
+    data: dict | None = None,
+) -> list[HandoffEvent]:
+    """One audit row per (handoff, from-state, to-state), with the definition the handoff was judged by."""
+    return HandoffEvent.objects.bulk_create(
+        HandoffEvent(
+            handoff=handoff,
+            lead_id=handoff.lead_id,
+            action=action,
+            from_state=from_state,
+            to_state=to_state,
+            actor_kind=actor.kind,
+            actor=actor.user,
+            reason=reason,
+            note=note,
+            definition_id=handoff.definition_id,
+            data=data or {},
+            at=at,
+        )
+        for handoff, from_state, to_state in moves
+    )
 
 
 def _reload(handoffs: Sequence[Handoff]) -> list[Handoff]:
@@ -521,22 +536,7 @@ def handoffs_qualify(
             )
             for lead in eligible
         )
-        events = HandoffEvent.objects.bulk_create(
-            HandoffEvent(
-                handoff=h,
-                lead_id=h.lead_id,
-                action="qualify",
-                from_state="",
-                to_state=S.QUALIFIED,
-                actor_kind=actor.kind,
-                actor=actor.user,
-                note=note,
-                definition=definition,
-                data={"sequence": h.sequence},
-                at=at,
-            )
-            for h in created
-        )
+        events = _log("qualify", [(h, "", S.QUALIFIED) for h in created], actor, at=at, note=note)
         fresh = _reload(created)
         _after("qualify", fresh, events, actor)
     return fresh
