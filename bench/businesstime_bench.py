@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import sys
 import time as _time
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -40,7 +40,7 @@ def make_calendar() -> Calendar:
 
 def make_samples(n: int, rng: random.Random) -> list[tuple[datetime, timedelta]]:
     """Random aware starts in 2026 (any time of day/week) and durations of 15 min to 3 business days."""
-    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
     out = []
     for _ in range(n):
         start = (base + timedelta(seconds=rng.randrange(365 * 86_400))).astimezone(TZ)

@@ -1,4 +1,4 @@
-"""Benchmark the CRM sync against the Salesforce emulator, beside the raw limits measured in the same run (not a test)."""
+"""Benchmark the CRM sync against the Salesforce emulator, beside raw limits measured in the same run."""
 
 # Run by hand (PostgreSQL at 127.0.0.1:5432; the database below is dropped and created):
 #   .venv/bin/python bench/sync_bench.py --count 1000000
@@ -96,7 +96,9 @@ def main() -> None:
         admin.mutate(count=args.changed, seed=11)
         t = time.monotonic()
         run = sync_run(kind=SyncRun.Kind.INCREMENTAL, backend=crm)
-        rows.append((f"incremental pull of {run.updated:,} changed leads", time.monotonic() - t, f"{run.api_calls} API calls"))
+        rows.append(
+            (f"incremental pull of {run.updated:,} changed leads", time.monotonic() - t, f"{run.api_calls} API calls")
+        )
 
         events = HandoffEvent.objects.count()
         t = time.monotonic()
@@ -105,8 +107,24 @@ def main() -> None:
         writes = run.created + run.updated + run.deleted + (HandoffEvent.objects.count() - events)
         rows.append(("re-run with nothing changed", idle, f"{writes} writes, {run.fetched} rows re-read"))
 
-        fields = ["Id", "FirstName", "LastName", "Email", "Company", "Title", "Country", "Industry", "LeadSource",
-                  "Status", "Lead_Score__c", "OwnerId", "IsConverted", "ConvertedDate", "CreatedDate", "SystemModstamp"]
+        fields = [
+            "Id",
+            "FirstName",
+            "LastName",
+            "Email",
+            "Company",
+            "Title",
+            "Country",
+            "Industry",
+            "LeadSource",
+            "Status",
+            "Lead_Score__c",
+            "OwnerId",
+            "IsConverted",
+            "ConvertedDate",
+            "CreatedDate",
+            "SystemModstamp",
+        ]
         t = time.monotonic()
         downloaded = sum(len(page) for page in crm.iter_all_bulk(fields, include_deleted=False))
         rows.append((f"raw: Bulk 2.0 download + parse of {downloaded:,} leads alone", time.monotonic() - t, ""))
@@ -129,10 +147,31 @@ def _raw_copy_upsert(count: int) -> None:
     now = datetime.now(UTC)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_lead")
-        cursor.execute("CREATE TABLE bench_lead (LIKE handoff_lead INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)")
-        columns = ["id", "crm_id", "first_name", "last_name", "email", "company", "title", "country", "industry",
-                   "lead_source", "status", "score", "crm_owner_id", "is_converted", "is_deleted", "crm_created_at",
-                   "crm_modified_at", "raw", "created_at", "updated_at"]
+        cursor.execute(
+            "CREATE TABLE bench_lead (LIKE handoff_lead INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
+        )
+        columns = [
+            "id",
+            "crm_id",
+            "first_name",
+            "last_name",
+            "email",
+            "company",
+            "title",
+            "country",
+            "industry",
+            "lead_source",
+            "status",
+            "score",
+            "crm_owner_id",
+            "is_converted",
+            "is_deleted",
+            "crm_created_at",
+            "crm_modified_at",
+            "raw",
+            "created_at",
+            "updated_at",
+        ]
         cursor.execute("CREATE TEMP TABLE bench_stage AS SELECT * FROM bench_lead WITH NO DATA")
         batch = 50_000
         for start in range(0, count, batch):

@@ -46,7 +46,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 __all__ = [
@@ -64,7 +64,7 @@ Interval = tuple[time, "time | None"]
 
 _US_PER_S = 1_000_000
 _DAY_US = 86_400 * _US_PER_S
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -129,7 +129,7 @@ class _FrozenMap(Mapping):
 # Holidays
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _supported_countries() -> dict[str, list[str]]:
     import holidays
 
@@ -538,7 +538,7 @@ class Calendar:
                 ends.append(b)
         cum = [0]
         total = 0
-        for a, b in zip(starts, ends):
+        for a, b in zip(starts, ends, strict=True):
             total += b - a
             cum.append(total)
         return starts, ends, cum

@@ -1,7 +1,7 @@
 """Tests for handoff.businesstime: calendar rules, DST, validation and properties against a reference."""
 
 import pickle
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,7 +19,7 @@ from handoff.businesstime import (
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
-UTC = timezone.utc
+UTC = UTC
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
 

@@ -1,4 +1,5 @@
 """The CRM sync: incremental pull, first import, deletes, nightly reconcile, owners and statuses, rules on sync."""
+
 from __future__ import annotations
 
 import hashlib
@@ -109,9 +110,7 @@ class SyncConfig:
         status_map = {str(k).strip(): str(v).strip() for k, v in settings.CRM_STATUS_MAP.items()}
         wrong = sorted({m for m in status_map.values() if m not in MEANINGS})
         if wrong:
-            raise CrmConfigError(
-                f"CRM_STATUS_MAP: unknown meaning(s) {', '.join(wrong)}; use {', '.join(MEANINGS)}."
-            )
+            raise CrmConfigError(f"CRM_STATUS_MAP: unknown meaning(s) {', '.join(wrong)}; use {', '.join(MEANINGS)}.")
         writeback = {str(k).strip(): str(v).strip() for k, v in settings.CRM_WRITEBACK_STATUS.items()}
         unknown = sorted(set(writeback) - {"accept", "reject", "recycle", "convert"})
         if unknown:
@@ -313,7 +312,9 @@ def reps_sync_from_crm(*, users: Iterable[dict]) -> dict[str, int]:
             profiles[crm_user["Id"]] = profile
         RepProfile.objects.bulk_update(relink, ["crm_user_id"])
         if to_create:
-            taken = set(User.objects.filter(username__in=[_username(u) for u in to_create]).values_list("username", flat=True))
+            taken = set(
+                User.objects.filter(username__in=[_username(u) for u in to_create]).values_list("username", flat=True)
+            )
             fresh = []
             for crm_user in to_create:
                 username = _username(crm_user)
@@ -471,9 +472,7 @@ def _after_upsert(ctx: _Context, changed: list[dict], stored: dict[str, dict]) -
             Handoff.objects.filter(lead_id__in=converted, state__in=OPEN_STATES).values_list("pk", flat=True)
         )
         for chunk in _chunks(handoffs, MAX_BATCH):
-            ctx.run.converted += len(
-                handoffs_convert(handoffs=chunk, actor=Actor.sync(), note="Converted in the CRM.")
-            )
+            ctx.run.converted += len(handoffs_convert(handoffs=chunk, actor=Actor.sync(), note="Converted in the CRM."))
 
     new_owner = {
         pks[v["crm_id"]]: v["owner_id"]
@@ -736,7 +735,9 @@ class SyncPreview:
     unchanged: int = 0
 
 
-def sync_preview(*, full: bool = False, backend: CrmBackend | None = None, progress: Progress | None = None) -> SyncPreview:
+def sync_preview(
+    *, full: bool = False, backend: CrmBackend | None = None, progress: Progress | None = None
+) -> SyncPreview:
     """A dry run: read the changes a pull would apply and classify them against the mirror; writes nothing."""
     config = sync_config()
     backend = backend or get_backend()

@@ -1,4 +1,5 @@
 """CRM write-back: app actions recorded in an outbox in their own transaction, sent to the CRM after commit."""
+
 from __future__ import annotations
 
 import logging
@@ -189,7 +190,9 @@ def _flush(backend: CrmBackend, limit: int, now: datetime | None, result: FlushR
         )
 
 
-def _retry_later(row: WriteBack, code: str, message: str, now: datetime, max_attempts: int, result: FlushResult) -> None:
+def _retry_later(
+    row: WriteBack, code: str, message: str, now: datetime, max_attempts: int, result: FlushResult
+) -> None:
     row.attempts += 1
     row.error_code, row.error = code[:80], message
     if row.attempts >= max_attempts:

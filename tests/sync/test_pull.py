@@ -1,4 +1,5 @@
 """The sync against the Salesforce emulator: imports, incremental pulls, deletes, conversions and owners."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -57,7 +58,11 @@ def test_incremental_pull_brings_changes_including_a_same_second_mass_update(org
     changed = org.mutate(count=40, create=25, seed=3)
     # A mass update: hundreds of rows sharing one SystemModstamp second, more than one REST page.
     org.config(page_size=200)
-    ids = list(Lead.objects.filter(is_deleted=False).exclude(crm_id__in=changed["deleted"]).values_list("crm_id", flat=True)[:700])
+    ids = list(
+        Lead.objects.filter(is_deleted=False)
+        .exclude(crm_id__in=changed["deleted"])
+        .values_list("crm_id", flat=True)[:700]
+    )
     second = org.stats()["now"][:19] + ".000+0000"
     records = org.call("GET", "leads", ids=",".join(ids))["records"]
     org.insert_leads([{**r, "Title": "Mass", "SystemModstamp": second} for r in records])
@@ -115,9 +120,7 @@ def test_owner_changes_reassign_the_open_handoff_and_a_queue_owner_leaves_it_una
     org.reset(count=300)
     sync()
     users = {p.crm_user_id: p.user_id for p in RepProfile.objects.exclude(crm_user_id=None)}
-    first, second = Handoff.objects.filter(state=HandoffState.QUALIFIED, owner__isnull=False).select_related(
-        "lead"
-    )[:2]
+    first, second = Handoff.objects.filter(state=HandoffState.QUALIFIED, owner__isnull=False).select_related("lead")[:2]
     new_owner = next(crm_id for crm_id, user_id in users.items() if user_id != first.owner_id)
     queue = Lead.objects.filter(crm_owner_id__startswith="00G").values_list("crm_owner_id", flat=True).first()
     org.update_lead(first.lead.crm_id, OwnerId=new_owner)

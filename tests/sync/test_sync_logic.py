@@ -1,4 +1,5 @@
 """The sync's mapping, configuration checks, lease and watermark, without the emulator (an in-memory CRM)."""
+
 from __future__ import annotations
 
 import json
@@ -109,7 +110,13 @@ def test_one_sync_at_a_time_and_a_crashed_holders_lease_expires():
 # --- Watermark and pages ----------------------------------------------------------------------
 def _crm_with_same_second_rows() -> MemoryCrm:
     # Five rows, three of them sharing one second: a page boundary falls inside that second.
-    stamps = [T0, T0 + timedelta(seconds=1), T0 + timedelta(seconds=1), T0 + timedelta(seconds=1), T0 + timedelta(seconds=2)]
+    stamps = [
+        T0,
+        T0 + timedelta(seconds=1),
+        T0 + timedelta(seconds=1),
+        T0 + timedelta(seconds=1),
+        T0 + timedelta(seconds=2),
+    ]
     return MemoryCrm([lead(n, at=at) for n, at in enumerate(stamps, start=1)])
 
 

@@ -1,4 +1,5 @@
 """Write-back: app actions reach the CRM after commit, batched; converted or deleted leads are skipped."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -118,7 +119,9 @@ def test_a_converted_lead_is_skipped_for_good_and_other_failures_retry_with_back
 def test_app_actions_reach_salesforce_through_sobject_collections(org, sync, crm, django_capture_on_commit_callbacks):
     org.reset(count=200)
     sync()
-    handoffs = list(Handoff.objects.filter(state=HandoffState.QUALIFIED, owner__isnull=False).select_related("lead", "owner")[:3])
+    handoffs = list(
+        Handoff.objects.filter(state=HandoffState.QUALIFIED, owner__isnull=False).select_related("lead", "owner")[:3]
+    )
     converted_in_crm = handoffs[2]
     org.convert_lead(converted_in_crm.lead.crm_id)
     for handoff in handoffs[:2]:
