@@ -130,8 +130,9 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first: a request with no credentials gets 401 and a WWW-Authenticate header, not 403.
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "handoff.api.pagination.NewestFirstCursorPagination",
@@ -149,6 +150,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One schema component per choice set, however many fields use it.
+    "ENUM_NAME_OVERRIDES": {
+        "HandoffStateEnum": "handoff.models.handoffs.HandoffState",
+        "ActorKindEnum": "handoff.models.handoffs.ActorKind",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""One exception handler: domain errors become 400 / 403 / 409 with a message a person understands."""
+"""One exception handler: every error body is {"detail", "code", "field"?}, domain errors as 400 / 403 / 409."""
+from __future__ import annotations
+
+from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -8,4 +11,30 @@ from handoff.exceptions import DomainError
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, APIException):
+        response.data = _validation_body(exc.detail) if isinstance(exc, ValidationError) else _body(exc.detail)
+    return response
+
+
+def _body(detail) -> dict:
+    if isinstance(detail, ErrorDetail):
+        return {"detail": str(detail), "code": detail.code}
+    return {"detail": str(detail), "code": "error"}
+
+
+def _validation_body(detail) -> dict:
+    """The first problem of a (possibly nested) validation error, with the path of the field it concerns."""
+    path: list[str] = []
+    while isinstance(detail, dict | list) and detail:
+        if isinstance(detail, dict):
+            key = next(iter(detail))
+            path.append(str(key))
+            detail = detail[key]
+        else:
+            detail = detail[0]
+    body = _body(detail)
+    field = ".".join(part for part in path if part != "non_field_errors")
+    if field:
+        body["field"] = field
+    return body

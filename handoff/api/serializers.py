@@ -1,0 +1,248 @@
+"""API shapes: what leads, handoffs and their history look like, and the body each action takes."""
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from handoff.models import Handoff, HandoffEvent, Lead, LeadDefinition, ReasonCode, Touch
+from handoff.services.handoffs import MAX_BATCH, Action, Decision, allowed_actions
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error body: a sentence for a person, a code for a program, and the input field at fault."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    field = serializers.CharField(required=False, help_text="The input field at fault, when there is one.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Read shapes
+# ---------------------------------------------------------------------------------------------
+class UserSummarySerializer(serializers.ModelSerializer):
+    name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username", "name"]
+
+    def get_name(self, user) -> str:
+        return user.get_full_name() or user.get_username()
+
+
+class ReasonSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReasonCode
+        fields = ["code", "label"]
+
+
+class ReasonCodeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReasonCode
+        fields = ["id", "kind", "code", "label", "requires_note"]
+
+
+class DefinitionSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LeadDefinition
+        fields = ["id", "version", "name"]
+
+
+class LeadDefinitionSerializer(serializers.ModelSerializer):
+    conditions = serializers.JSONField(help_text="All must hold, e.g. [{\"field\": \"score\", \"op\": \">=\", \"value\": 60}].")
+
+    class Meta:
+        model = LeadDefinition
+        fields = ["id", "version", "name", "description", "conditions", "is_active", "created_at"]
+
+
+class LeadSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Lead
+        fields = ["id", "crm_id", "name", "email", "company", "country", "lead_source", "status", "score"]
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    owner = UserSummarySerializer(read_only=True, allow_null=True)
+    open_handoff = serializers.IntegerField(
+        source="open_handoff_id", read_only=True, allow_null=True, help_text="The lead's open handoff, if any."
+    )
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "crm_id",
+            "name",
+            "first_name",
+            "last_name",
+            "email",
+            "company",
+            "title",
+            "country",
+            "industry",
+            "lead_source",
+            "status",
+            "score",
+            "owner",
+            "is_converted",
+            "converted_at",
+            "is_deleted",
+            "crm_created_at",
+            "crm_modified_at",
+            "open_handoff",
+        ]
+        read_only_fields = fields
+
+
+class HandoffEventSerializer(serializers.ModelSerializer):
+    actor = UserSummarySerializer(read_only=True, allow_null=True)
+    reason = ReasonSummarySerializer(read_only=True, allow_null=True)
+    definition_version = serializers.IntegerField(source="definition.version", read_only=True)
+    data = serializers.JSONField(read_only=True, help_text="Details of the action (touch kind and outcome, decision…).")
+
+    class Meta:
+        model = HandoffEvent
+        fields = [
+            "id",
+            "action",
+            "from_state",
+            "to_state",
+            "actor_kind",
+            "actor",
+            "reason",
+            "note",
+            "definition_version",
+            "data",
+            "at",
+        ]
+        read_only_fields = fields
+
+
+class HandoffSerializer(serializers.ModelSerializer):
+    """A handoff with what the requesting user may do with it now (`context["actor"]`)."""
+
+    lead = LeadSummarySerializer(read_only=True)
+    owner = UserSummarySerializer(read_only=True, allow_null=True)
+    qualified_by = UserSummarySerializer(read_only=True, allow_null=True)
+    definition = DefinitionSummarySerializer(read_only=True)
+    reason = ReasonSummarySerializer(read_only=True, allow_null=True)
+    dispute_reason = ReasonSummarySerializer(read_only=True, allow_null=True)
+    actions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Handoff
+        fields = [
+            "id",
+            "lead",
+            "sequence",
+            "state",
+            "owner",
+            "definition",
+            "qualified_by_kind",
+            "qualified_by",
+            "reason",
+            "note",
+            "dispute_reason",
+            "dispute_note",
+            "qualified_at",
+            "handed_at",
+            "accepted_at",
+            "rejected_at",
+            "disputed_at",
+            "resolved_at",
+            "first_touch_at",
+            "first_connect_at",
+            "converted_at",
+            "recycled_at",
+            "closed_at",
+            "updated_at",
+            "actions",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=[a.value for a in Action])))
+    def get_actions(self, handoff: Handoff) -> list[str]:
+        return [str(action) for action in allowed_actions(self.context["actor"], handoff)]
+
+
+class HandoffDetailSerializer(HandoffSerializer):
+    events = HandoffEventSerializer(many=True, read_only=True, help_text="The handoff's history, oldest first.")
+
+    class Meta(HandoffSerializer.Meta):
+        fields = [*HandoffSerializer.Meta.fields, "events"]
+        read_only_fields = fields
+
+
+# ---------------------------------------------------------------------------------------------
+# Action bodies: shapes only; the state machine decides what the rules allow
+# ---------------------------------------------------------------------------------------------
+def _note() -> serializers.CharField:
+    return serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+def _reason(action: Action) -> serializers.CharField:
+    missing = f"A reason is required to {action} a lead."
+    return serializers.CharField(
+        max_length=40,
+        help_text=f"An active `{action}` reason code (GET /api/reason-codes/?kind={action}).",
+        error_messages={"required": missing, "blank": missing, "null": missing},
+    )
+
+
+class NoteSerializer(serializers.Serializer):
+    note = _note()
+
+
+class RejectSerializer(serializers.Serializer):
+    reason = _reason(Action.REJECT)
+    note = _note()
+
+
+class DisputeSerializer(serializers.Serializer):
+    reason = _reason(Action.DISPUTE)
+    note = _note()
+
+
+class RecycleSerializer(serializers.Serializer):
+    reason = _reason(Action.RECYCLE)
+    note = _note()
+
+
+class ResolveSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(
+        choices=[d.value for d in Decision],
+        help_text="uphold: the rejection stands; overturn: the lead goes back to its rep with a fresh clock.",
+        error_messages={
+            "required": "A decision is required: 'uphold' or 'overturn'.",
+            "invalid_choice": "{input!r} is not a decision: use 'uphold' or 'overturn'.",
+        },
+    )
+    note = _note()
+
+
+class TouchSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Touch.Kind.choices)
+    outcome = serializers.ChoiceField(choices=Touch.Outcome.choices)
+    at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When it happened (default: now); never in the future.",
+    )
+    note = _note()
+
+
+class BulkRejectSerializer(RejectSerializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        allow_empty=False,
+        max_length=MAX_BATCH,
+        help_text="The handoffs to reject, all or none.",
+    )
+
+
+class BulkRejectResultSerializer(serializers.Serializer):
+    results = HandoffSerializer(many=True)

@@ -1,0 +1,20 @@
+"""The REST API's routes under /api/: leads, handoffs and their actions, reference data, sync runs, tokens."""
+from django.urls import include, path
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from .sync import SyncRunViewSet
+from .views import HandoffViewSet, LeadDefinitionViewSet, LeadViewSet, ReasonCodeViewSet
+
+router = DefaultRouter()
+router.register("leads", LeadViewSet, basename="lead")
+router.register("handoffs", HandoffViewSet, basename="handoff")
+router.register("reason-codes", ReasonCodeViewSet, basename="reason-code")
+router.register("definitions", LeadDefinitionViewSet, basename="definition")
+router.register("sync-runs", SyncRunViewSet, basename="sync-run")
+
+app_name = "api"
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="token"),
+    path("", include(router.urls)),
+]
