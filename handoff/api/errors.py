@@ -1,7 +1,9 @@
 """One exception handler: every error body is {"detail", "code", "field"?}, domain errors as 400 / 403 / 409."""
 from __future__ import annotations
 
-from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework.exceptions import APIException, ErrorDetail, NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -11,6 +13,11 @@ from handoff.exceptions import DomainError
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status)
+    # As DRF's own handler does, so that these get the same body as every other error.
+    if isinstance(exc, Http404):
+        exc = NotFound(*exc.args)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = PermissionDenied(*exc.args)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, APIException):
         response.data = _validation_body(exc.detail) if isinstance(exc, ValidationError) else _body(exc.detail)
