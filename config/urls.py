@@ -1,4 +1,5 @@
 """URL configuration: pages, the REST API under /api/ (with its schema and docs), the admin and a health check."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView

@@ -1,4 +1,5 @@
 """One exception handler: every error body is {"detail", "code", "field"?}, domain errors as 400 / 403 / 409."""
+
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied

@@ -1,4 +1,5 @@
 """Query-string filters of the lead and handoff lists (django-filter)."""
+
 from __future__ import annotations
 
 import django_filters as filters

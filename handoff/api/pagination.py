@@ -1,4 +1,5 @@
 """Cursor pagination: stable pages while new leads keep arriving."""
+
 from rest_framework.pagination import CursorPagination
 
 

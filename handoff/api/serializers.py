@@ -1,8 +1,8 @@
 """API shapes: what leads, handoffs and their history look like, and the body each action takes."""
+
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -51,7 +51,7 @@ class DefinitionSummarySerializer(serializers.ModelSerializer):
 
 
 class LeadDefinitionSerializer(serializers.ModelSerializer):
-    conditions = serializers.JSONField(help_text="All must hold, e.g. [{\"field\": \"score\", \"op\": \">=\", \"value\": 60}].")
+    conditions = serializers.JSONField(help_text='All must hold, e.g. [{"field": "score", "op": ">=", "value": 60}].')
 
     class Meta:
         model = LeadDefinition

@@ -1,4 +1,5 @@
 """The REST API's routes under /api/: leads, handoffs and their actions, reference data, sync runs, tokens."""
+
 from django.urls import include, path
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter

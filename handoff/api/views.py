@@ -1,4 +1,5 @@
 """API views: read through the selectors, act through the state machine, answer with the handoff as it is now."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -96,11 +97,8 @@ def _handoff_detail(request: Request, pk: int, view) -> dict:
     return s.HandoffDetailSerializer(handoff, context=view.get_serializer_context()).data
 
 
-def _perform(
-    action_name: str, service: Callable[..., Handoff], body: type[Serializer], summary: str
-) -> Callable:
+def _perform(action_name: str, service: Callable[..., Handoff], body: type[Serializer], summary: str) -> Callable:
     """A POST /api/handoffs/{id}/<action>/ view: validate the body, call the service, return the handoff."""
-
 
     def perform(self, request: Request, pk=None) -> Response:
         handoff = self.get_object()

@@ -1,4 +1,5 @@
 """Fixtures for the API: a client per member of the cast and handoffs in each state, made through the services."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """POST /api/handoffs/{id}/<action>/: each action through the state machine, and every way it says no."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -31,7 +32,12 @@ def test_the_rep_accepts_a_lead_handed_to_them(api, cast, qualified):
     qualified.refresh_from_db()
     assert qualified.state == S.ACCEPTED and qualified.accepted_at is not None
     event = HandoffEvent.objects.get(handoff=qualified, action="accept")
-    assert (event.actor, event.from_state, event.to_state, event.note) == (cast.rep, S.QUALIFIED, S.ACCEPTED, "Calling today")
+    assert (event.actor, event.from_state, event.to_state, event.note) == (
+        cast.rep,
+        S.QUALIFIED,
+        S.ACCEPTED,
+        "Calling today",
+    )
     body = response.json()
     assert body["state"] == "accepted"
     assert [e["action"] for e in body["events"]] == ["qualify", "accept"]
@@ -77,7 +83,10 @@ def test_the_rep_logs_a_touch_with_its_time(api, cast, accepted):
     called_at = timezone.now() - timedelta(hours=2)
 
     response = post(
-        api("rep"), accepted, "touch", {"kind": "call", "outcome": "connected", "at": called_at.isoformat(), "note": "Hi"}
+        api("rep"),
+        accepted,
+        "touch",
+        {"kind": "call", "outcome": "connected", "at": called_at.isoformat(), "note": "Hi"},
     )
 
     assert response.status_code == 200
@@ -145,7 +154,11 @@ def test_a_missing_reason_says_a_reason_is_required(api, qualified):
     response = post(api("rep"), qualified, "reject", {})
 
     assert response.status_code == 400
-    assert response.json() == {"detail": "A reason is required to reject a lead.", "code": "required", "field": "reason"}
+    assert response.json() == {
+        "detail": "A reason is required to reject a lead.",
+        "code": "required",
+        "field": "reason",
+    }
 
 
 WRONG_ROLE = [
