@@ -210,3 +210,21 @@ def test_definitions_list_every_version_read_only(api, cast):
     assert body[0]["conditions"] == [{"field": "score", "op": ">=", "value": 80}]
     assert client.post("/api/definitions/", {"name": "Mine"}, format="json").status_code == 405
     assert client.delete(f"/api/definitions/{body[0]['id']}/").status_code == 405
+
+
+# ---------------------------------------------------------------------------------------------
+# Cost
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("url", ["/api/handoffs/", "/api/leads/"])
+def test_a_page_costs_the_same_queries_for_three_rows_or_thirty(api, cast, django_assert_max_num_queries, url):
+    def make(n: int) -> None:
+        leads = [make_lead(owner=cast.rep) for _ in range(n)]
+        machine.handoffs_qualify(lead_ids=[lead.pk for lead in leads], actor=cast.actor("marketer"))
+
+    client = api("manager")
+    make(3)
+    with django_assert_max_num_queries(20) as few:
+        client.get(url)
+    make(27)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(client.get(url).json()["results"]) == 30
