@@ -27,7 +27,7 @@ def _errors(*statuses: int) -> dict[int, OpenApiResponse]:
     meaning = {
         400: "Bad input; `field` names it.",
         403: "Your role may not do this to this handoff.",
-        404: "No such handoff, or one you cannot see.",
+        404: "No such object, or one you cannot see.",
         409: "The handoff is not in a state where this applies.",
     }
     return {code: OpenApiResponse(s.ErrorSerializer, description=meaning[code]) for code in statuses}
@@ -87,13 +87,17 @@ def _valid(serializer_class: type[Serializer], request: Request) -> dict:
 
 
 def _handoffs(user) -> QuerySet[Handoff]:
-    # owner__profile: `actions` needs each owner's team; the events carry their history for the detail.
+    # `actions` needs each owner's team: without owner__profile a page would cost a query per row.
     return handoffs_visible_to(user).select_related("owner__profile", "qualified_by")
 
 
-def _handoff_detail(request: Request, pk: int, view) -> dict:
+def _with_history(handoffs: QuerySet[Handoff]) -> QuerySet[Handoff]:
     events = HandoffEvent.objects.select_related("actor", "reason", "definition")
-    handoff = _handoffs(request.user).prefetch_related(Prefetch("events", queryset=events)).get(pk=pk)
+    return handoffs.prefetch_related(Prefetch("events", queryset=events))
+
+
+def _handoff_detail(request: Request, pk: int, view) -> dict:
+    handoff = _with_history(_handoffs(request.user)).get(pk=pk)
     return s.HandoffDetailSerializer(handoff, context=view.get_serializer_context()).data
 
 
@@ -133,10 +137,7 @@ class HandoffViewSet(ActorMixin, viewsets.ReadOnlyModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             return Handoff.objects.none()
         handoffs = _handoffs(self.request.user)
-        if self.action == "retrieve":
-            events = HandoffEvent.objects.select_related("actor", "reason", "definition")
-            handoffs = handoffs.prefetch_related(Prefetch("events", queryset=events))
-        return handoffs
+        return _with_history(handoffs) if self.action == "retrieve" else handoffs
 
     def get_serializer_class(self) -> type[Serializer]:
         return s.HandoffSerializer if self.action == "list" else s.HandoffDetailSerializer
