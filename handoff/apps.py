@@ -10,3 +10,5 @@ class HandoffConfig(AppConfig):
     def ready(self) -> None:
         # Registers the CRM write-back listener on the state machine's transitions.
         from handoff.services import writeback  # noqa: F401
+        # Registers the SLA clocks listener (milestones follow every transition).
+        from handoff.services import sla  # noqa: F401

@@ -2,9 +2,16 @@
 from .handoffs import Handoff, HandoffEvent, HandoffState, Touch
 from .leads import Lead, LeadDefinition, ReasonCode
 from .people import RepProfile, Role, Team
+from .sla import BusinessCalendar, CalendarDay, Milestone, MilestoneKind, SlaNotification, SlaPolicy
 from .sync import SyncLease, SyncRun, SyncState, WriteBack
 
 __all__ = [
+    "BusinessCalendar",
+    "CalendarDay",
+    "Milestone",
+    "MilestoneKind",
+    "SlaNotification",
+    "SlaPolicy",
     "Handoff",
     "HandoffEvent",
     "HandoffState",

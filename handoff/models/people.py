@@ -28,6 +28,14 @@ class Team(models.Model):
         on_delete=models.SET_NULL,
         related_name="managed_teams",
     )
+    calendar = models.ForeignKey(
+        "handoff.BusinessCalendar",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="teams",
+        help_text="Business hours of the team's SLA clocks; empty: the default calendar.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -46,6 +54,14 @@ class RepProfile(models.Model):
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     is_active = models.BooleanField(default=True, help_text="Inactive reps receive no new leads.")
+    calendar = models.ForeignKey(
+        "handoff.BusinessCalendar",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reps",
+        help_text="Business hours of this rep's SLA clocks; overrides the team's calendar.",
+    )
 
     class Meta:
         ordering = ["user__username"]

@@ -1,0 +1,641 @@
+"""SLA clocks: milestones started, met, paused, resumed, recomputed and stopped as handoffs move; the breach scans.
+
+Clocks follow the state machine through `on_transition` (registered in `HandoffConfig.ready`), inside the
+transition's transaction, a batch at a time: one read and one write per batch, never a save() per handoff.
+Business-time maths is `handoff.businesstime`, shared with the reports.
+"""
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+
+from handoff import businesstime
+from handoff.exceptions import NotAllowed, WrongState
+from handoff.models import (
+    BusinessCalendar,
+    CalendarDay,
+    Handoff,
+    HandoffEvent,
+    Lead,
+    Milestone,
+    MilestoneKind,
+    RepProfile,
+    SlaNotification,
+    SlaPolicy,
+)
+from handoff.models.handoffs import OPEN_STATES
+from handoff.models.sla import RUNNING, NoticeKind, PausedBy
+from handoff.rules import Condition, matches, parse_conditions
+
+from .actors import Actor
+from .handoffs import Party, on_transition, parties
+
+K = MilestoneKind
+SCAN_BATCH = 5000
+
+
+# ---------------------------------------------------------------------------------------------
+# Calendars
+# ---------------------------------------------------------------------------------------------
+def _day_intervals(raw: Any, what: str) -> list:
+    if not isinstance(raw, list):
+        raise ValueError(f"{what}: expected a list of [start, end] pairs, got {raw!r}.")
+    return [tuple(pair) if isinstance(pair, list) else pair for pair in raw]
+
+
+def calendar_from_values(
+    *,
+    time_zone: str,
+    weekly_hours: Any,
+    holiday_country: str = "",
+    holiday_subdivision: str = "",
+    days: Iterable[tuple[date, list]] = (),
+) -> businesstime.Calendar:
+    """A business-time calendar from stored values; ValueError with an admin-readable message when invalid."""
+    if not isinstance(weekly_hours, list) or len(weekly_hours) != 7:
+        raise ValueError("Weekly hours: expected seven lists of [start, end] pairs, Monday first.")
+    weekly = [_day_intervals(day, f"Weekly hours for {name}") for day, name in zip(weekly_hours, _WEEKDAYS, strict=True)]
+    closures, extra = [], {}
+    for day, hours in days:
+        if hours:
+            extra[day] = _day_intervals(hours, f"Hours of {day.isoformat()}")
+        else:
+            closures.append(day)
+    return _build_calendar(
+        time_zone,
+        _freeze(weekly),
+        holiday_country.strip() or None,
+        holiday_subdivision.strip() or None,
+        tuple(sorted(closures)),
+        tuple(sorted((d, _freeze(h)) for d, h in extra.items())),
+    )
+
+
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+@functools.lru_cache(maxsize=256)
+def _build_calendar(time_zone, weekly, country, subdivision, closures, extra) -> businesstime.Calendar:
+    # Cached by value: a Calendar memoises its open time, so reusing one instance keeps add/between fast.
+    return businesstime.Calendar.build(
+        time_zone,
+        weekly,
+        holiday_country=country,
+        holiday_subdivision=subdivision,
+        closures=closures,
+        extra_days=dict(extra),
+    )
+
+
+def calendars_load(ids: Iterable[int]) -> dict[int, businesstime.Calendar]:
+    """The business-time calendars of these BusinessCalendar ids, in two queries."""
+    ids = set(ids)
+    days: dict[int, list] = defaultdict(list)
+    for row in CalendarDay.objects.filter(calendar_id__in=ids).values_list(
+        "calendar_id", "date", "hours"
+    ):
+        days[row[0]].append((row[1], row[2]))
+    return {
+        row["pk"]: calendar_from_values(
+            time_zone=row["time_zone"],
+            weekly_hours=row["weekly_hours"],
+            holiday_country=row["holiday_country"],
+            holiday_subdivision=row["holiday_subdivision"],
+            days=days[row["pk"]],
+        )
+        for row in BusinessCalendar.objects.filter(pk__in=ids).values(
+            "pk", "time_zone", "weekly_hours", "holiday_country", "holiday_subdivision"
+        )
+    }
+
+
+def default_calendar_id() -> int | None:
+    return BusinessCalendar.objects.filter(is_default=True).values_list("pk", flat=True).first()
+
+
+def owner_calendar_ids(owner_ids: Iterable[int | None]) -> dict[int | None, int | None]:
+    """owner id → calendar id: the rep's calendar, else the rep's team's, else the default (also for the queue).
+
+    None only when no calendar applies at all (no default marked): such handoffs get no clocks.
+    """
+    owner_ids = list(owner_ids)
+    default = default_calendar_id()
+    found: dict[int | None, int] = {None: default}
+    for user_id, own, team in RepProfile.objects.filter(user_id__in={o for o in owner_ids if o}).values_list(
+        "user_id", "calendar_id", "team__calendar_id"
+    ):
+        found[user_id] = own or team or default
+    return {owner: found.get(owner, default) for owner in owner_ids}
+
+
+def _secs(delta: timedelta) -> int:
+    return round(delta.total_seconds())
+
+
+# ---------------------------------------------------------------------------------------------
+# Policies
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    when: tuple[tuple[Condition, ...], ...]
+    accept_minutes: int
+    first_touch_minutes: int
+
+    def matches(self, lead: Lead) -> bool:
+        return not self.when or any(matches(alternative, lead) for alternative in self.when)
+
+
+def parse_segments(raw: Any) -> list[Segment]:
+    """Validate a policy's segments; ValueError naming the bad segment. The last must match every lead."""
+    if not isinstance(raw, list) or not raw:
+        raise ValueError("segments must be a non-empty list; the last one (\"when\": []) catches every lead.")
+    found = []
+    for i, item in enumerate(raw):
+        where = f"segment {i + 1}"
+        if not isinstance(item, dict) or not str(item.get("name", "")).strip():
+            raise ValueError(f"{where}: expected an object with a 'name'.")
+        when = item.get("when", [])
+        if not isinstance(when, list) or not all(isinstance(alt, list) and alt for alt in when):
+            raise ValueError(f"{where}: 'when' must be a list of non-empty condition lists (any of them holds).")
+        try:
+            alternatives = tuple(tuple(parse_conditions(alt)) for alt in when)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        minutes = {}
+        for key in ("accept_minutes", "first_touch_minutes"):
+            value = item.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{where}: '{key}' must be a positive whole number of business minutes.")
+            minutes[key] = value
+        found.append(Segment(str(item["name"]).strip()[:40], alternatives, **minutes))
+    if found[-1].when:
+        raise ValueError("The last segment must have \"when\": [] so that every lead has a segment.")
+    return found
+
+
+def active_policy() -> SlaPolicy | None:
+    return SlaPolicy.objects.filter(is_active=True).first()
+
+
+def segment_for(segments: Sequence[Segment], lead: Lead) -> Segment:
+    return next(s for s in segments if s.matches(lead))
+
+
+# ---------------------------------------------------------------------------------------------
+# Clocks
+# ---------------------------------------------------------------------------------------------
+def clocks_start(*, handoffs: Sequence[Handoff], at: datetime) -> list[Milestone]:
+    """Start the next round of clocks (accept, first touch, follow-up) of each handoff, in its owner's calendar.
+
+    Round 1 at qualification, round N+1 when a dispute overturned the rejection. No active policy: no clocks.
+    """
+    policy = active_policy()
+    if policy is None or not handoffs:
+        return []
+    segments = parse_segments(policy.segments)
+    cal_ids = owner_calendar_ids([h.owner_id for h in handoffs])
+    handoffs = [h for h in handoffs if cal_ids[h.owner_id] is not None]
+    cals = calendars_load(set(cal_ids.values()) - {None})
+    rounds = dict(
+        Milestone.objects.filter(handoff__in=[h.pk for h in handoffs])
+        .values("handoff_id")
+        .annotate(last=Max("round"))
+        .values_list("handoff_id", "last")
+    )
+    share = float(policy.reminder_share)
+    rows = []
+    for handoff in handoffs:
+        segment = segment_for(segments, handoff.lead)
+        cal_id = cal_ids[handoff.owner_id]
+        cal = cals[cal_id]
+        windows = [
+            (K.ACCEPT, segment.accept_minutes * 60, 1),
+            (K.FIRST_TOUCH, segment.first_touch_minutes * 60, 1),
+        ]
+        if policy.follow_up_attempts:
+            windows.append((K.FOLLOW_UP, policy.follow_up_minutes * 60, policy.follow_up_attempts))
+        for kind, seconds, required in windows:
+            rows.append(
+                Milestone(
+                    handoff_id=handoff.pk,
+                    kind=kind,
+                    round=rounds.get(handoff.pk, 0) + 1,
+                    policy=policy,
+                    segment=segment.name,
+                    calendar_id=cal_id,
+                    started_at=at,
+                    window_seconds=seconds,
+                    due_at=businesstime.add(at, timedelta(seconds=seconds), cal),
+                    remind_at=businesstime.add(at, timedelta(seconds=round(seconds * share)), cal),
+                    attempts_required=required,
+                )
+            )
+    return Milestone.objects.bulk_create(rows)
+
+
+def _open_clocks(handoff_ids: Iterable[int], kinds: Iterable[str] | None = None):
+    qs = Milestone.objects.filter(handoff_id__in=list(handoff_ids), met_at__isnull=True, stopped_at__isnull=True)
+    return qs.filter(kind__in=list(kinds)) if kinds is not None else qs
+
+
+def _meet(milestones: list[Milestone], at_by_handoff: dict[int, datetime]) -> int:
+    """Mark clocks met: late ones are breaches too (breached at their due time); business time taken is stored."""
+    if not milestones:
+        return 0
+    cals = calendars_load({m.calendar_id for m in milestones})
+    for m in milestones:
+        at = max(at_by_handoff[m.handoff_id], m.started_at)
+        if m.paused_at is not None:
+            left = m.remaining_seconds or 0
+        else:
+            left = _secs(businesstime.between(at, m.due_at, cals[m.calendar_id]))
+        m.met_at = at
+        m.business_seconds_taken = m.window_seconds - left
+        if m.breached_at is None and at > m.due_at:
+            m.breached_at = m.due_at
+    Milestone.objects.bulk_update(milestones, ["met_at", "business_seconds_taken", "breached_at"])
+    return len(milestones)
+
+
+def clocks_meet(*, handoff_ids: Iterable[int], kind: str, at: datetime | dict[int, datetime]) -> int:
+    """Meet the open `kind` clock of each handoff at `at` (one instant, or one per handoff id)."""
+    ids = list(handoff_ids)
+    when = at if isinstance(at, dict) else dict.fromkeys(ids, at)
+    return _meet(list(_open_clocks(ids, [kind])), when)
+
+
+def clocks_stop(*, handoff_ids: Iterable[int], at: datetime, kinds: Iterable[str] | None = None) -> int:
+    """The handoffs ended: their unmet clocks are no longer due (a breach already flagged stays a breach)."""
+    return _open_clocks(handoff_ids, kinds).update(stopped_at=at)
+
+
+def clocks_recompute(*, handoffs: Sequence[Handoff], at: datetime) -> int:
+    """Move open clocks to the new owner's calendar, keeping the business time each had left at `at`.
+
+    A clock already past due keeps its due time (it is a breach whoever owns the lead now).
+    """
+    cal_ids = owner_calendar_ids([h.owner_id for h in handoffs])
+    target = {h.pk: cal_ids[h.owner_id] for h in handoffs if cal_ids[h.owner_id] is not None}
+    clocks = [
+        m
+        for m in _open_clocks(target).filter(breached_at__isnull=True)
+        if m.calendar_id != target[m.handoff_id]
+    ]
+    if not clocks:
+        return 0
+    cals = calendars_load({m.calendar_id for m in clocks} | set(target.values()))
+    for m in clocks:
+        old, new = cals[m.calendar_id], cals[target[m.handoff_id]]
+        if m.paused_at is None and m.due_at > at:
+            m.due_at = businesstime.add(at, businesstime.between(at, m.due_at, old), new)
+            if m.reminded_at is None and m.remind_at is not None and m.remind_at > at:
+                m.remind_at = businesstime.add(at, businesstime.between(at, m.remind_at, old), new)
+        m.calendar_id = target[m.handoff_id]
+    Milestone.objects.bulk_update(clocks, ["due_at", "remind_at", "calendar"])
+    return len(clocks)
+
+
+def clocks_pause(*, handoff_ids: Iterable[int], at: datetime, by: str) -> int:
+    """Pause the running clocks of these handoffs, storing the business time each has left."""
+    clocks = list(Milestone.objects.filter(RUNNING, handoff_id__in=list(handoff_ids)))
+    if not clocks:
+        return 0
+    cals = calendars_load({m.calendar_id for m in clocks})
+    for m in clocks:
+        cal = cals[m.calendar_id]
+        m.paused_at, m.paused_by = at, by
+        m.remaining_seconds = max(_secs(businesstime.between(at, m.due_at, cal)), 0)
+        if m.reminded_at is None and m.remind_at is not None:
+            m.remind_remaining_seconds = max(_secs(businesstime.between(at, m.remind_at, cal)), 0)
+    Milestone.objects.bulk_update(clocks, ["paused_at", "paused_by", "remaining_seconds", "remind_remaining_seconds"])
+    return len(clocks)
+
+
+def clocks_resume(*, handoff_ids: Iterable[int], at: datetime, by: str | None = None) -> int:
+    """Resume paused clocks: due and reminder times recomputed from the business time left (`by`: only those)."""
+    qs = Milestone.objects.filter(
+        handoff_id__in=list(handoff_ids), paused_at__isnull=False, met_at__isnull=True, stopped_at__isnull=True
+    )
+    clocks = list(qs.filter(paused_by=by) if by else qs)
+    if not clocks:
+        return 0
+    cals = calendars_load({m.calendar_id for m in clocks})
+    for m in clocks:
+        cal = cals[m.calendar_id]
+        m.due_at = businesstime.add(at, timedelta(seconds=m.remaining_seconds or 0), cal)
+        if m.remind_remaining_seconds is not None:
+            m.remind_at = businesstime.add(at, timedelta(seconds=m.remind_remaining_seconds), cal)
+        m.paused_at, m.paused_by, m.remaining_seconds, m.remind_remaining_seconds = None, "", None, None
+    Milestone.objects.bulk_update(
+        clocks, ["due_at", "remind_at", "paused_at", "paused_by", "remaining_seconds", "remind_remaining_seconds"]
+    )
+    return len(clocks)
+
+
+def _touched(handoffs: list[Handoff], events: list[HandoffEvent]) -> None:
+    at = {e.handoff_id: e.at for e in events}
+    ids = list(at)
+    clocks_meet(handoff_ids=ids, kind=K.FIRST_TOUCH, at=at)
+    # Every logged touch is an attempt; the follow-up clock is met by the attempt that reaches the agreed count.
+    _open_clocks(ids, [K.FOLLOW_UP]).update(attempts=F("attempts") + 1)
+    done = list(_open_clocks(ids, [K.FOLLOW_UP]).filter(attempts__gte=F("attempts_required")))
+    _meet(done, at)
+
+
+@on_transition
+def clocks_on_transition(*, action: str, handoffs: list[Handoff], events: list[HandoffEvent], actor: Actor) -> None:
+    """Keep each handoff's clocks in step with the transition just made (same transaction, whole batch)."""
+    if not handoffs:
+        return
+    ids = [h.pk for h in handoffs]
+    at = events[0].at
+    if action == "qualify":
+        clocks_start(handoffs=handoffs, at=at)
+    elif action == "accept":
+        clocks_meet(handoff_ids=ids, kind=K.ACCEPT, at=at)
+    elif action == "reject":
+        clocks_meet(handoff_ids=ids, kind=K.ACCEPT, at=at)
+        # A rejected lead is not touched: its touch clocks are not due (an overturn starts fresh ones).
+        clocks_stop(handoff_ids=ids, at=at, kinds=[K.FIRST_TOUCH, K.FOLLOW_UP])
+    elif action == "touch":
+        _touched(handoffs, events)
+    elif action == "resolve":
+        decided = {e.handoff_id: e.data.get("decision") for e in events}
+        overturned = [h for h in handoffs if decided.get(h.pk) == "overturn"]
+        if overturned:
+            clocks_stop(handoff_ids=[h.pk for h in overturned], at=at)
+            clocks_start(handoffs=overturned, at=at)
+    elif action == "reassign":
+        clocks_recompute(handoffs=handoffs, at=at)
+    elif action in ("convert", "recycle", "close"):
+        clocks_stop(handoff_ids=ids, at=at)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pause and resume: by hand, or by CRM status after a sync page
+# ---------------------------------------------------------------------------------------------
+def _log_flag(action: str, handoff: Handoff, actor: Actor, at: datetime, note: str) -> None:
+    HandoffEvent.objects.create(
+        handoff=handoff,
+        lead_id=handoff.lead_id,
+        action=action,
+        from_state=handoff.state,
+        to_state=handoff.state,
+        actor_kind=actor.kind,
+        actor=actor.user,
+        note=note,
+        definition_id=handoff.definition_id,
+        at=at,
+    )
+
+
+def _check_flag(action: str, handoff: Handoff | int, actor: Actor) -> Handoff:
+    handoff = Handoff.objects.select_for_update(of=("self",)).select_related("lead", "owner__profile").get(
+        pk=handoff.pk if isinstance(handoff, Handoff) else handoff
+    )
+    if not parties(actor, handoff) & {Party.OWNER, Party.TEAM_MANAGER, Party.SYSTEM}:
+        raise NotAllowed(f"You may not {action} the SLA clocks of lead {handoff.lead}: only its rep or their "
+                         "manager can.", code="forbidden_role")
+    if handoff.state not in OPEN_STATES:
+        raise WrongState(f"Lead {handoff.lead}'s handoff has ended; its clocks are stopped.", code="wrong_state")
+    return handoff
+
+
+def handoff_pause(*, handoff: Handoff | int, actor: Actor, note: str = "", at: datetime | None = None) -> int:
+    """Pause a handoff's running clocks by hand (e.g. the customer asked to be called back next month)."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = _check_flag("pause", handoff, actor)
+        if not Milestone.objects.filter(RUNNING, handoff=locked).exists():
+            raise WrongState(f"Lead {locked.lead} has no running SLA clock to pause.", code="wrong_state")
+        count = clocks_pause(handoff_ids=[locked.pk], at=at, by=PausedBy.FLAG)
+        _log_flag("pause", locked, actor, at, note.strip())
+    return count
+
+
+def handoff_resume(*, handoff: Handoff | int, actor: Actor, note: str = "", at: datetime | None = None) -> int:
+    """Resume a handoff's paused clocks; their due times move by the business time spent paused."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = _check_flag("resume", handoff, actor)
+        count = clocks_resume(handoff_ids=[locked.pk], at=at)
+        if not count:
+            raise WrongState(f"Lead {locked.lead} has no paused SLA clock.", code="wrong_state")
+        _log_flag("resume", locked, actor, at, note.strip())
+    return count
+
+
+def clocks_sync_status(*, lead_ids: Sequence[int], at: datetime | None = None) -> tuple[int, int]:
+    """Pause or resume clocks after a sync upserted these leads: a lead whose CRM status is one of its policy's
+    pause statuses pauses, one that left them resumes (clocks paused by hand stay paused).
+
+    For the CRM sync, once per page with the page's lead ids; set-based. Returns (paused, resumed).
+    """
+    at = at or timezone.now()
+    paused = resumed = 0
+    policies = {
+        pk: statuses
+        for pk, statuses in SlaPolicy.objects.values_list("pk", "pause_statuses")
+        if statuses
+    }
+    # Clocks of a policy without pause statuses never pause by status; one that did may still need resuming.
+    for policy_id, statuses in policies.items():
+        to_pause = (
+            Milestone.objects.filter(RUNNING, policy_id=policy_id, handoff__lead_id__in=lead_ids,
+                                     handoff__lead__status__in=statuses)
+            .values_list("handoff_id", flat=True)
+            .distinct()
+        )
+        paused += clocks_pause(handoff_ids=list(to_pause), at=at, by=PausedBy.STATUS)
+    to_resume = (
+        Milestone.objects.filter(paused_by=PausedBy.STATUS, met_at__isnull=True, stopped_at__isnull=True,
+                                 handoff__lead_id__in=lead_ids)
+        .values_list("handoff_id", "policy_id", "handoff__lead__status")
+        .distinct()
+    )
+    resume_ids = {h for h, policy_id, status in to_resume if status not in policies.get(policy_id, ())}
+    if resume_ids:
+        resumed = clocks_resume(handoff_ids=resume_ids, at=at, by=PausedBy.STATUS)
+    return paused, resumed
+
+
+def _working_statuses() -> list[str]:
+    return [status for status, meaning in settings.CRM_STATUS_MAP.items() if meaning == "working"]
+
+
+def clocks_first_touch_by_status(*, lead_ids: Sequence[int], at: datetime | None = None) -> int:
+    """Meet the first-touch clock of open handoffs whose lead the CRM moved to a "working" status.
+
+    For the CRM sync, once per page with the lead ids it upserted (idempotent: met clocks are skipped). The
+    statuses are the policy's `touch_statuses`, else those CRM_STATUS_MAP calls "working". A status the app
+    itself wrote back (accepting writes "Working - Contacted") is an echo of our action, not a touch. The touch
+    happened at the lead's CRM modification time (SystemModstamp), not when we noticed it.
+    """
+    from django.db.models import Exists, OuterRef
+    from django.db.models.fields.json import KT
+
+    from handoff.models import WriteBack
+
+    at = at or timezone.now()
+    met = 0
+    echo = WriteBack.objects.annotate(status=KT("changes__Status")).filter(
+        lead_id=OuterRef("handoff__lead_id"),
+        created_at__gte=OuterRef("handoff__handed_at"),
+        status=OuterRef("handoff__lead__status"),
+    )
+    for policy_id, statuses in SlaPolicy.objects.values_list("pk", "touch_statuses"):
+        statuses = statuses or _working_statuses()
+        clocks = list(
+            Milestone.objects.filter(
+                kind=K.FIRST_TOUCH,
+                met_at__isnull=True,
+                stopped_at__isnull=True,
+                policy_id=policy_id,
+                handoff__state__in=OPEN_STATES,
+                handoff__lead_id__in=lead_ids,
+                handoff__lead__status__in=statuses,
+            )
+            .exclude(Exists(echo))
+            .annotate(touched_at=F("handoff__lead__crm_modified_at"))
+        )
+        met += _meet(clocks, {m.handoff_id: min(m.touched_at or at, at) for m in clocks})
+    return met
+
+
+# ---------------------------------------------------------------------------------------------
+# Scans: breaches and reminders, one set-based statement per batch, notices written with them
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class ScanResult:
+    notice: str
+    flagged: list[tuple[int, int, str]] = field(default_factory=list)  # (milestone id, handoff id, kind)
+
+    @property
+    def count(self) -> int:
+        return len(self.flagged)
+
+
+# Each notice marks a different column; the selection differs only in which instant must have passed.
+_SCANS = {
+    NoticeKind.BREACH: {"due": "due_at", "set": "breached_at = m.due_at", "extra": ""},
+    NoticeKind.REMINDER: {"due": "remind_at", "set": "reminded_at = %(now)s", "extra": "AND reminded_at IS NULL"},
+}
+
+
+def sla_scan(*, notice: str, now: datetime | None = None, limit: int = SCAN_BATCH) -> ScanResult:
+    """Flag up to `limit` running clocks past their due (breach) or reminder time, with their outbox rows.
+
+    PostgreSQL: one statement (data-modifying CTEs) that claims the rows with FOR UPDATE SKIP LOCKED, so
+    several scanners share the work without flagging a clock twice, updates them and inserts the notices
+    (ON CONFLICT DO NOTHING: the unique (handoff, milestone, kind) makes a notice exactly-once). SQLite, which
+    serialises writers, selects the batch and updates it set-based in the same transaction. The sender is
+    queued after commit.
+    """
+    now = now or timezone.now()
+    result = ScanResult(notice=str(notice))
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            result.flagged = _scan_postgresql(notice, now, limit)
+        else:
+            result.flagged = _scan_plain(notice, now, limit)
+        if result.flagged:
+            _queue_send_on_commit()
+    return result
+
+
+def _scan_postgresql(notice: str, now: datetime, limit: int) -> list[tuple[int, int, str]]:
+    scan = _SCANS[notice]
+    m, n = Milestone._meta.db_table, SlaNotification._meta.db_table
+    # Raw SQL on purpose: the ORM cannot express UPDATE … FROM (SELECT … SKIP LOCKED) RETURNING with an
+    # INSERT … ON CONFLICT in the same statement, which is what makes the scan one round trip per batch.
+    sql = f"""
+        WITH due AS (
+            SELECT id FROM {m}
+            WHERE {scan['due']} <= %(now)s AND met_at IS NULL AND breached_at IS NULL
+              AND paused_at IS NULL AND stopped_at IS NULL {scan['extra']}
+            ORDER BY {scan['due']}
+            LIMIT %(limit)s
+            FOR UPDATE SKIP LOCKED
+        ), flagged AS (
+            UPDATE {m} AS m SET {scan['set']} FROM due WHERE m.id = due.id
+            RETURNING m.id, m.handoff_id, m.kind
+        ), notices AS (
+            INSERT INTO {n} (handoff_id, milestone_id, milestone_kind, kind, status, recipients, attempts,
+                             next_attempt_at, last_error, created_at)
+            SELECT handoff_id, id, kind, %(notice)s, 'pending', '', 0, %(now)s, '', %(now)s FROM flagged
+            ON CONFLICT DO NOTHING
+        )
+        SELECT id, handoff_id, kind FROM flagged ORDER BY id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"now": now, "limit": limit, "notice": str(notice)})
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def _scan_plain(notice: str, now: datetime, limit: int) -> list[tuple[int, int, str]]:
+    due_field = _SCANS[notice]["due"]
+    running = Milestone.objects.filter(RUNNING, **{f"{due_field}__lte": now})
+    if notice == NoticeKind.REMINDER:
+        running = running.filter(reminded_at__isnull=True)
+    flagged = list(running.order_by(due_field).values_list("id", "handoff_id", "kind")[:limit])
+    if not flagged:
+        return []
+    batch = Milestone.objects.filter(pk__in=[row[0] for row in flagged])
+    if notice == NoticeKind.BREACH:
+        batch.update(breached_at=F("due_at"))
+    else:
+        batch.update(reminded_at=now)
+    SlaNotification.objects.bulk_create(
+        [
+            SlaNotification(
+                handoff_id=handoff_id, milestone_id=pk, milestone_kind=kind, kind=notice, next_attempt_at=now,
+                created_at=now,
+            )
+            for pk, handoff_id, kind in flagged
+        ],
+        ignore_conflicts=True,
+    )
+    return sorted(flagged)
+
+
+def sla_scan_all(*, now: datetime | None = None, limit: int = SCAN_BATCH, max_batches: int = 100) -> dict[str, int]:
+    """Breaches then reminders, batch after batch until none is left (or `max_batches`). Returns counts."""
+    counts = {}
+    for notice in (NoticeKind.BREACH, NoticeKind.REMINDER):
+        total = 0
+        for _ in range(max_batches):
+            flagged = sla_scan(notice=notice, now=now, limit=limit).count
+            total += flagged
+            if flagged < limit:
+                break
+        counts[str(notice)] = total
+    return counts
+
+
+def _queue_send_on_commit() -> None:
+    pending = transaction.get_connection().run_on_commit
+    if not any(callback is _queue_send for _, callback, *_ in pending):
+        transaction.on_commit(_queue_send)
+
+
+def _queue_send() -> None:
+    # Imported here: the tasks import the services, not the other way round.
+    from handoff.tasks.sla import sla_send_notifications
+
+    sla_send_notifications.delay()
