@@ -199,6 +199,7 @@ def _lock(handoffs: Sequence[Handoff | int]) -> list[Handoff]:
         Handoff.objects.select_for_update(of=("self",))
         .filter(pk__in=ids)
         .select_related("lead", "owner__profile", "definition")
+        .defer("lead__raw")
         .order_by("pk")
     )
     missing = set(ids) - {h.pk for h in locked}
@@ -273,7 +274,12 @@ def _log(
 
 
 def _reload(handoffs: Sequence[Handoff]) -> list[Handoff]:
-    by_id = Handoff.objects.select_related("lead", "owner", "definition", "reason").in_bulk([h.pk for h in handoffs])
+    # The lead's raw CRM record is never needed here, and decoding it dominates a large batch.
+    by_id = (
+        Handoff.objects.select_related("lead", "owner", "definition", "reason")
+        .defer("lead__raw")
+        .in_bulk([h.pk for h in handoffs])
+    )
     return [by_id[h.pk] for h in handoffs]
 
 
@@ -492,7 +498,7 @@ def handoffs_qualify(
     note = (note or "").strip()
     with transaction.atomic():
         definition = active_definition()
-        leads = list(Lead.objects.select_for_update().filter(pk__in=lead_ids).order_by("pk"))
+        leads = list(Lead.objects.select_for_update().filter(pk__in=lead_ids).defer("raw").order_by("pk"))
         if strict and len(leads) != len(set(lead_ids)):
             raise InvalidInput("No such lead.", field="lead")
         open_ids = set(
