@@ -13,3 +13,4 @@ CRM_BACKEND = "demo"
 SLACK_WEBHOOK_URL = ""
 # Static files come from the app folders in tests; no collectstatic output to scan.
 WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
