@@ -275,3 +275,16 @@ CELERY_BEAT_SCHEDULE["crm-reconcile"] = {
         hour=_reconcile_hour, minute=_reconcile_minute, tz=zoneinfo.ZoneInfo(CRM_RECONCILE_TIME_ZONE)
     ),
 }
+
+# --- SLA engine ---------------------------------------------------------------------------
+SLA_SCAN_INTERVAL_SECONDS = env.int("SLA_SCAN_INTERVAL_SECONDS", default=60)
+SLA_NOTIFY_MAX_ATTEMPTS = env.int("SLA_NOTIFY_MAX_ATTEMPTS", default=8)
+# The default calendar created by the first migration uses this zone (Mon–Fri 09:00–17:00, no holidays).
+SLA_DEFAULT_TIME_ZONE = env.str("SLA_DEFAULT_TIME_ZONE", default=TIME_ZONE)
+CELERY_BEAT_SCHEDULE["sla-scan"] = {
+    "task": "handoff.sla_scan",
+    "schedule": float(SLA_SCAN_INTERVAL_SECONDS),
+    "options": {"expires": float(SLA_SCAN_INTERVAL_SECONDS)},
+}
+# Notices are queued after each scan commits; this picks up retries and anything a crash left behind.
+CELERY_BEAT_SCHEDULE["sla-notify"] = {"task": "handoff.sla_send_notifications", "schedule": 60.0}

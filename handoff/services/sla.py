@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max
 from django.utils import timezone
 
 from handoff import businesstime
@@ -63,7 +63,9 @@ def calendar_from_values(
     """A business-time calendar from stored values; ValueError with an admin-readable message when invalid."""
     if not isinstance(weekly_hours, list) or len(weekly_hours) != 7:
         raise ValueError("Weekly hours: expected seven lists of [start, end] pairs, Monday first.")
-    weekly = [_day_intervals(day, f"Weekly hours for {name}") for day, name in zip(weekly_hours, _WEEKDAYS, strict=True)]
+    weekly = [
+        _day_intervals(day, f"Weekly hours for {name}") for day, name in zip(weekly_hours, _WEEKDAYS, strict=True)
+    ]
     closures, extra = [], {}
     for day, hours in days:
         if hours:

@@ -1,8 +1,6 @@
 """Clocks follow the state machine: started on qualify, met on accept/reject/touch, stopped at the end."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import time_machine
 
 from handoff.models import Milestone, MilestoneKind

@@ -1,0 +1,40 @@
+"""Run the SLA breach and reminder scan once, by hand, and print what it flagged."""
+from django.core.management.base import BaseCommand
+
+from handoff.models import Milestone
+from handoff.models.sla import NoticeKind
+from handoff.services.notifications import notifications_send
+from handoff.services.sla import SCAN_BATCH, sla_scan
+
+
+class Command(BaseCommand):
+    help = "Flag SLA clocks past their due or reminder time (with their notices) and print them."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--limit", type=int, default=SCAN_BATCH, help="Clocks per batch.")
+        parser.add_argument("--send", action="store_true", help="Also deliver the notices now, in this process.")
+
+    def handle(self, *args, limit: int, send: bool, **options) -> None:
+        for notice in (NoticeKind.BREACH, NoticeKind.REMINDER):
+            flagged = []
+            while True:
+                batch = sla_scan(notice=notice, limit=limit).flagged
+                flagged += batch
+                if len(batch) < limit:
+                    break
+            label = "breached" if notice == NoticeKind.BREACH else "due a reminder"
+            self.stdout.write(f"{len(flagged)} clock(s) {label}")
+            clocks = Milestone.objects.select_related("handoff__lead", "handoff__owner").in_bulk(
+                [pk for pk, _, _ in flagged[:50]]
+            )
+            for pk, _, _ in flagged[:50]:
+                m = clocks[pk]
+                owner = m.handoff.owner.get_username() if m.handoff.owner else "queue"
+                self.stdout.write(
+                    f"  {m.get_kind_display():<20} {m.handoff.lead} ({owner}) due {m.due_at.isoformat()}"
+                )
+            if len(flagged) > 50:
+                self.stdout.write(f"  … and {len(flagged) - 50} more")
+        if send:
+            result = notifications_send()
+            self.stdout.write(f"notices: {result.sent} sent, {result.retrying} to retry, {result.failed} failed")

@@ -1,0 +1,119 @@
+"""Reading SLA clocks: next deadlines for lists, business time left and its wording, milestones of a lead."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
+from django.utils import timezone
+
+from handoff import businesstime
+from handoff.models import Handoff, Lead, Milestone
+
+# Clocks with a deadline ahead or overdue: not met, not stopped, not paused (breached ones too: most urgent).
+_TICKING = {"met_at__isnull": True, "stopped_at__isnull": True, "paused_at__isnull": True}
+
+
+def with_next_deadline(handoffs: QuerySet[Handoff]) -> QuerySet[Handoff]:
+    """Annotate `next_due_at` (the earliest unmet, running clock's due time) and `sla_breached`."""
+    ticking = Milestone.objects.filter(handoff=OuterRef("pk"), **_TICKING)
+    return handoffs.annotate(
+        next_due_at=Subquery(ticking.order_by("due_at").values("due_at")[:1]),
+        sla_breached=Exists(Milestone.objects.filter(handoff=OuterRef("pk"), breached_at__isnull=False)),
+    )
+
+
+def by_urgency(handoffs: QuerySet[Handoff]) -> QuerySet[Handoff]:
+    """Most urgent first: the earliest deadline (overdue ones lead), handoffs without a running clock last."""
+    return with_next_deadline(handoffs).order_by(F("next_due_at").asc(nulls_last=True), "-handed_at", "-id")
+
+
+def handoffs_breached(handoffs: QuerySet[Handoff], breached: bool = True) -> QuerySet[Handoff]:
+    """Handoffs with (or, False: without) a breached clock, met late or not."""
+    exists = Exists(Milestone.objects.filter(handoff=OuterRef("pk"), breached_at__isnull=False))
+    return handoffs.filter(exists if breached else ~exists)
+
+
+def handoffs_due_before(handoffs: QuerySet[Handoff], moment: datetime) -> QuerySet[Handoff]:
+    """Handoffs with a running clock due before `moment`."""
+    return handoffs.filter(Exists(Milestone.objects.filter(handoff=OuterRef("pk"), due_at__lt=moment, **_TICKING)))
+
+
+def milestones_of(handoffs: Iterable[Handoff | int]) -> QuerySet[Milestone]:
+    ids = [h.pk if isinstance(h, Handoff) else h for h in handoffs]
+    return Milestone.objects.filter(handoff_id__in=ids).select_related("policy", "calendar").order_by(
+        "handoff_id", "round", "due_at"
+    )
+
+
+def milestones_of_lead(lead: Lead) -> QuerySet[Milestone]:
+    """Every clock of every handoff of the lead, for the lead page."""
+    return Milestone.objects.filter(handoff__lead=lead).select_related("policy", "calendar", "handoff").order_by(
+        "-handoff__sequence", "round", "due_at"
+    )
+
+
+def business_time_left(clock: Milestone | Handoff, now: datetime | None = None) -> timedelta | None:
+    """Business time until the clock's due time (negative once past it); for a handoff, its next deadline.
+
+    None when nothing is ticking (met, stopped, or no clock). A paused clock keeps the time it had left.
+    """
+    now = now or timezone.now()
+    milestone = clock if isinstance(clock, Milestone) else next_milestone(clock)
+    if milestone is None or milestone.met_at is not None or milestone.stopped_at is not None:
+        return None
+    if milestone.paused_at is not None:
+        return timedelta(seconds=milestone.remaining_seconds or 0)
+    return businesstime.between(now, milestone.due_at, _calendar(milestone.calendar_id))
+
+
+def next_milestone(handoff: Handoff) -> Milestone | None:
+    return Milestone.objects.filter(handoff=handoff, **_TICKING).order_by("due_at").first()
+
+
+def _calendar(calendar_id: int) -> businesstime.Calendar:
+    from handoff.services.sla import calendars_load
+
+    return calendars_load([calendar_id])[calendar_id]
+
+
+def format_duration(delta: timedelta) -> str:
+    """'2 h 10 m', '45 m', '0 m' (rounded down to the minute; hours not folded into days: business days vary)."""
+    minutes = max(int(delta.total_seconds()) // 60, 0)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} m" if hours else f"{minutes} m"
+
+
+def business_time_text(milestone: Milestone, now: datetime | None = None) -> str:
+    """'2 h 10 m of business time left', 'breached 35 m ago', 'paused, …', 'met', 'met 20 m late', 'stopped'."""
+    now = now or timezone.now()
+    if milestone.met_at is not None:
+        if milestone.met_at > milestone.due_at:
+            return f"met {format_duration(milestone.met_at - milestone.due_at)} late"
+        return "met"
+    if milestone.stopped_at is not None:
+        return "breached, then stopped" if milestone.breached_at else "stopped"
+    if milestone.paused_at is None and milestone.due_at <= now:
+        return f"breached {format_duration(now - milestone.due_at)} ago"
+    left = business_time_left(milestone, now)
+    text = f"{format_duration(left)} of business time left"
+    return f"paused, {text}" if milestone.paused_at is not None else text
+
+
+def deadlines(handoffs: Iterable[Handoff], now: datetime | None = None) -> dict[int, tuple[Milestone, str]]:
+    """handoff id → (its next deadline's clock, its wording), in two queries for a whole page of handoffs."""
+    from handoff.services.sla import calendars_load
+
+    now = now or timezone.now()
+    nearest: dict[int, Milestone] = {}
+    for m in Milestone.objects.filter(handoff_id__in=[h.pk for h in handoffs], **_TICKING).order_by("due_at"):
+        nearest.setdefault(m.handoff_id, m)
+    cals = calendars_load({m.calendar_id for m in nearest.values()})
+    found = {}
+    for handoff_id, m in nearest.items():
+        if m.due_at <= now:
+            found[handoff_id] = (m, f"breached {format_duration(now - m.due_at)} ago")
+        else:
+            left = businesstime.between(now, m.due_at, cals[m.calendar_id])
+            found[handoff_id] = (m, f"{format_duration(left)} of business time left")
+    return found
