@@ -496,10 +496,10 @@ def clocks_first_touch_by_status(*, lead_ids: Sequence[int], at: datetime | None
 
     at = at or timezone.now()
     met = 0
-    echo = WriteBack.objects.annotate(status=KT("changes__Status")).filter(
+    echo = WriteBack.objects.annotate(written_status=KT("changes__Status")).filter(
         lead_id=OuterRef("handoff__lead_id"),
         created_at__gte=OuterRef("handoff__handed_at"),
-        status=OuterRef("handoff__lead__status"),
+        written_status=OuterRef("handoff__lead__status"),
     )
     for policy_id, statuses in SlaPolicy.objects.values_list("pk", "touch_statuses"):
         statuses = statuses or _working_statuses()

@@ -35,6 +35,7 @@ from handoff.rules import parse_conditions
 
 from .actors import Actor
 from .handoffs import MAX_BATCH, handoffs_close, handoffs_convert, handoffs_reassign, leads_qualify_by_rule
+from .sla import clocks_first_touch_by_status, clocks_sync_status
 
 log = logging.getLogger(__name__)
 
@@ -504,6 +505,11 @@ def _after_upsert(ctx: _Context, changed: list[dict], stored: dict[str, dict]) -
     candidates = _qualification_candidates(ctx, changed, stored, pks)
     if candidates:
         ctx.run.qualified += len(leads_qualify_by_rule(lead_ids=candidates))
+
+    # SLA clocks follow CRM statuses: pause statuses pause them, a "working" status is the first touch.
+    changed_ids = [pks[v["crm_id"]] for v in changed]
+    clocks_sync_status(lead_ids=changed_ids)
+    clocks_first_touch_by_status(lead_ids=changed_ids)
 
 
 def _qualification_candidates(
