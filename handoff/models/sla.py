@@ -87,6 +87,16 @@ class CalendarDay(models.Model):
     def __str__(self) -> str:
         return f"{self.date} {'closed' if not self.hours else 'open'}"
 
+    def clean(self) -> None:
+        from handoff.services.sla import calendar_from_values
+
+        if not self.hours or self.date is None:
+            return
+        try:
+            calendar_from_values(time_zone="UTC", weekly_hours=[[]] * 7, days=[(self.date, self.hours)])
+        except ValueError as exc:
+            raise ValidationError({"hours": str(exc)}) from exc
+
 
 class Escalation(models.TextChoices):
     NOTIFY = "notify", "Notify the owner's manager"

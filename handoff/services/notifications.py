@@ -150,3 +150,11 @@ def notifications_send(*, now: datetime | None = None, limit: int = 200) -> Send
          "last_error", "sent_at"],
     )
     return result
+
+
+def notifications_retry(*, ids: list[int], now: datetime | None = None) -> int:
+    """Make failed or waiting notices due now (an admin's retry); sent ones are never sent again."""
+    now = now or timezone.now()
+    return SlaNotification.objects.filter(
+        pk__in=ids, status__in=[SlaNotification.Status.FAILED, SlaNotification.Status.PENDING]
+    ).update(status=SlaNotification.Status.PENDING, next_attempt_at=now, attempts=0, claimed_until=None)
