@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from handoff.models import Handoff, HandoffState, Lead, ReasonCode, Team
+from handoff.selectors.sla import handoffs_breached, handoffs_due_before
 
 
 class LeadFilter(filters.FilterSet):
@@ -53,6 +54,14 @@ class HandoffFilter(filters.FilterSet):
     definition_version = filters.NumberFilter(
         field_name="definition__version", help_text="The lead definition version the lead was qualified under."
     )
+    breached = filters.BooleanFilter(method="filter_breached", help_text="Has (true) or has not (false) an SLA breach.")
+    due_before = filters.IsoDateTimeFilter(method="filter_due_before", help_text="A running SLA clock is due before.")
+
+    def filter_breached(self, queryset: QuerySet[Handoff], name: str, value: bool | None) -> QuerySet[Handoff]:
+        return queryset if value is None else handoffs_breached(queryset, breached=value)
+
+    def filter_due_before(self, queryset: QuerySet[Handoff], name: str, value) -> QuerySet[Handoff]:
+        return queryset if value is None else handoffs_due_before(queryset, value)
 
     class Meta:
         model = Handoff
@@ -67,6 +76,8 @@ class HandoffFilter(filters.FilterSet):
             "handed_after",
             "handed_before",
             "definition_version",
+            "breached",
+            "due_before",
         ]
 
 

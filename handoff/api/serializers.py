@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from handoff.models import Handoff, HandoffEvent, Lead, LeadDefinition, ReasonCode, Touch
+from handoff.models import Handoff, HandoffEvent, Lead, LeadDefinition, Milestone, ReasonCode, Touch
 from handoff.services.handoffs import MAX_BATCH, Action, Decision, allowed_actions
 
 
@@ -121,6 +121,34 @@ class HandoffEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class MilestoneSerializer(serializers.ModelSerializer):
+    """One SLA clock: due in business time, met, breached (a late meet is a breach too), paused or stopped."""
+
+    policy_version = serializers.IntegerField(source="policy.version", read_only=True)
+    is_breach = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Milestone
+        fields = [
+            "kind",
+            "round",
+            "segment",
+            "policy_version",
+            "started_at",
+            "due_at",
+            "remind_at",
+            "met_at",
+            "breached_at",
+            "stopped_at",
+            "paused_at",
+            "business_seconds_taken",
+            "attempts",
+            "attempts_required",
+            "is_breach",
+        ]
+        read_only_fields = fields
+
+
 class HandoffSerializer(serializers.ModelSerializer):
     """A handoff with what the requesting user may do with it now (`context["actor"]`)."""
 
@@ -131,6 +159,7 @@ class HandoffSerializer(serializers.ModelSerializer):
     reason = ReasonSummarySerializer(read_only=True, allow_null=True)
     dispute_reason = ReasonSummarySerializer(read_only=True, allow_null=True)
     actions = serializers.SerializerMethodField()
+    milestones = MilestoneSerializer(many=True, read_only=True)
 
     class Meta:
         model = Handoff
@@ -159,6 +188,7 @@ class HandoffSerializer(serializers.ModelSerializer):
             "recycled_at",
             "closed_at",
             "updated_at",
+            "milestones",
             "actions",
         ]
         read_only_fields = fields

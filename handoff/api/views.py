@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from handoff.exceptions import InvalidInput
-from handoff.models import Handoff, HandoffEvent, Lead, LeadDefinition, ReasonCode
+from handoff.models import Handoff, HandoffEvent, Lead, LeadDefinition, Milestone, ReasonCode
 from handoff.models.handoffs import OPEN_STATES
 from handoff.selectors.handoffs import handoffs_visible_to, leads_visible_to
 from handoff.services import handoffs as machine
@@ -136,7 +136,9 @@ class HandoffViewSet(ActorMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self) -> QuerySet[Handoff]:
         if getattr(self, "swagger_fake_view", False):
             return Handoff.objects.none()
-        handoffs = _handoffs(self.request.user)
+        handoffs = _handoffs(self.request.user).prefetch_related(
+            Prefetch("milestones", queryset=Milestone.objects.select_related("policy").order_by("round", "due_at"))
+        )
         return _with_history(handoffs) if self.action == "retrieve" else handoffs
 
     def get_serializer_class(self) -> type[Serializer]:
