@@ -2,6 +2,7 @@
 from django.shortcuts import get_object_or_404, render
 
 from handoff.selectors.handoffs import lead_history, leads_visible_to
+from handoff.selectors.sla import business_time_text, milestones_of_lead
 from handoff.services.actors import Actor
 
 from .common import page, reasons_by_kind, with_actions
@@ -20,8 +21,12 @@ def lead_detail(request, pk: int):
     touches = sorted(
         ((h, touch) for h in handoffs for touch in h.touches.all()), key=lambda pair: pair[1].at, reverse=True
     )
+    milestones = list(milestones_of_lead(lead))
+    for milestone in milestones:
+        milestone.status_text = business_time_text(milestone)
     context = {
         "lead": lead,
+        "milestones": milestones,
         "handoffs": handoffs,
         "current": current,
         "events": lead_history(lead),

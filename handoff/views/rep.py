@@ -6,6 +6,7 @@ from handoff.exceptions import DomainError
 from handoff.forms import BulkRejectForm
 from handoff.models import Role
 from handoff.selectors.handoffs import handoffs_of_rep
+from handoff.selectors.sla import deadlines
 from handoff.services.actors import Actor
 from handoff.services.handoffs import handoffs_reject
 
@@ -48,6 +49,9 @@ def my_handoffs(request):
         status = status if status != 200 else 400
     page_obj = paginate(request, handoffs)
     page_obj.object_list = with_actions(Actor.person(request.user), page_obj.object_list)
+    due = deadlines(page_obj.object_list)
+    for handoff in page_obj.object_list:
+        handoff.deadline = due.get(handoff.pk)
     ticked = {str(pk) for pk in request.POST.getlist("handoffs")} if form is not None else set()
     context = {
         "page_obj": page_obj,

@@ -66,3 +66,14 @@ def test_the_most_urgent_handoff_comes_first(cast, pair):
     from handoff.models import Handoff
 
     assert list(by_urgency(Handoff.objects.all()).values_list("pk", flat=True)) == [pair[0].pk, pair[1].pk]
+
+
+def test_the_rep_list_shows_the_next_deadline_and_the_lead_page_every_milestone(cast, pair, client, time_machine):
+    time_machine.move_to(utc("2026-03-09 09:50"), tick=False)
+    client.force_login(cast.rep)
+    listing = client.get("/my-handoffs/").content.decode()
+    assert "breached 35 m ago" in listing and "1 h 10 m of business time left" in listing
+    page = client.get(f"/leads/{pair[0].lead_id}/").content.decode()
+    assert "SLA milestones" in page
+    assert page.count("<td>breached 35 m ago</td>") == 1  # accept; first touch (11:00) is still ahead
+    assert "Follow-up attempts" in page and "0 of 5 attempts" in page
