@@ -8,7 +8,9 @@ class HandoffConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # isort: off
         # Registers the CRM write-back listener on the state machine's transitions.
         from handoff.services import writeback  # noqa: F401
         # Registers the SLA clocks listener (milestones follow every transition).
         from handoff.services import sla  # noqa: F401
+        # isort: on
