@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import connection
 
 from handoff.models import Role, Team
 from handoff.services.actors import Actor
@@ -61,3 +63,20 @@ def lead(cast):
 def qualified(cast, lead):
     """A handoff just handed to the rep by the marketer."""
     return handoff_qualify(lead=lead, actor=cast.actor("marketer"), note="Asked for a demo")
+
+
+@pytest.fixture
+def committed_db(django_db_setup, django_db_blocker):
+    """Rows the test writes are committed, so the worker process sees them; afterwards the database is as before.
+
+    Not django_db(transaction=True): its flush afterwards would leave the test database without the rows the
+    migrations created (roles, reason codes, the first definition) for every test that runs later.
+    """
+    with django_db_blocker.unblock():
+        snapshot = connection.creation.serialize_db_to_string()
+        try:
+            yield
+        finally:
+            # Sequences keep counting, so later inserts cannot collide with the restored primary keys.
+            call_command("flush", verbosity=0, interactive=False, reset_sequences=False, inhibit_post_migrate=True)
+            connection.creation.deserialize_db_from_string(snapshot)

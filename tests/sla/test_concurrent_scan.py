@@ -22,9 +22,9 @@ pytestmark = [
         "postgresql" not in settings.DATABASES["default"]["ENGINE"],
         reason="FOR UPDATE SKIP LOCKED between two connections needs DATABASE_URL=postgres://…",
     ),
-    # Committed rows, so the scanners' own connections see them; serialized_rollback restores the rows the
-    # migrations created (roles, default calendar, policy) for the tests that run after.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # Committed rows (the `committed_db` fixture), so the scanners' own connections see them; the database is
+    # restored afterwards, migrations' rows included, for the tests that run after.
+    pytest.mark.usefixtures("committed_db"),
 ]
 
 

@@ -13,7 +13,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection
 
 from handoff.models import Handoff
@@ -78,25 +77,14 @@ def _wait_for_rule_handoff(lead, worker: subprocess.Popen) -> Handoff | None:
     return None
 
 
-@pytest.fixture
-def committed_db(django_db_setup, django_db_blocker):
-    """Rows the test writes are committed, so the worker process sees them; afterwards the database is as before.
-
-    Not django_db(transaction=True): its flush afterwards would leave the test database without the rows the
-    migrations created (roles, reason codes, the first definition) for every test that runs later.
-    """
-    with django_db_blocker.unblock():
-        snapshot = connection.creation.serialize_db_to_string()
-        try:
-            yield
-        finally:
-            # Sequences keep counting, so later inserts cannot collide with the restored primary keys.
-            call_command("flush", verbosity=0, interactive=False, reset_sequences=False, inhibit_post_migrate=True)
-            connection.creation.deserialize_db_from_string(snapshot)
-
-
 def test_worker_process_qualifies_a_lead_that_meets_the_definition_as_the_rule(committed_db):
     queue = f"test-worker-{uuid.uuid4().hex[:12]}"
+    # An earlier transactional test may have flushed the migrations' rows: make sure a definition is in force.
+    from handoff.models import LeadDefinition
+    from handoff.services.definitions import definition_create
+
+    if not LeadDefinition.objects.filter(is_active=True).exists():
+        definition_create(name="Engaged", conditions=[{"field": "score", "op": ">=", "value": 60}], activate=True)
     lead = make_lead(score=75.0, email="ada@example.com")
     qualify_by_rule.apply_async(kwargs={"lead_ids": [lead.pk]}, queue=queue)
     # The message waits in Redis: nothing happens until a worker consumes it.
