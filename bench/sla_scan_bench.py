@@ -7,30 +7,17 @@
 # generate_series, then measures, each beside the raw SQL on the same table in the same run:
 #   1. the scan when nothing is due (target <= 5 ms): sla_scan() vs a bare UPDATE ... WHERE due_at <= now;
 #   2. flagging --due past-due clocks with their outbox rows (target <= 1 s): sla_scan_all() (batches of
-#      SCAN_BATCH, FOR UPDATE SKIP LOCKED) vs one UPDATE ... RETURNING feeding INSERT ... ON CONFLICT.
+#      SCAN_BATCH, FOR UPDATE SKIP LOCKED) vs one UPDATE ... RETURNING feeding INSERT ... ON CONFLICT, for
+#      a backlog (the accept clocks of --due handoffs qualified together) and for the worst case (due clocks
+#      scattered one per page through the table).
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
-from urllib.parse import urlparse
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def _recreate_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
+from _support import fresh_django  # noqa: E402
 
 
 def _ms(seconds: float) -> str:
@@ -46,14 +33,7 @@ def main() -> None:
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/handoff_bench_sla")
     args = parser.parse_args()
 
-    _recreate_database(args.database_url)
-    os.environ["DATABASE_URL"] = args.database_url
-    os.environ.setdefault("SECRET_KEY", "bench")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    fresh_django(args.database_url)
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -62,7 +42,6 @@ def main() -> None:
     from handoff.services import sla as sla_service
     from handoff.services.sla import SCAN_BATCH, sla_scan, sla_scan_all
 
-    call_command("migrate", verbosity=0)
     # The sender is not what is measured: the scan queues it after commit, here a no-op.
     sla_service._queue_send = lambda: None
 
@@ -135,16 +114,28 @@ def main() -> None:
         plan = " / ".join(row[0].strip() for row in cursor.fetchall()[:3])
     print(f"   plan: {plan}")
 
-    def make_due() -> None:
+    def make_due(layout: str) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {n_t}")
             cursor.execute(f"UPDATE {m_t} SET breached_at = NULL WHERE breached_at IS NOT NULL")
-            # Every k-th clock, so the due rows are spread through the table as real deadlines are.
-            step = max(total // args.due, 1)
-            cursor.execute(
-                f"UPDATE {m_t} SET due_at = %s - (id %% 600) * interval '1 second' WHERE id %% %s = 0 AND id <= %s",
-                [now, step, step * args.due],
-            )
+            cursor.execute(f"UPDATE {m_t} SET due_at = %s + interval '1 day' WHERE due_at <= %s", [now, now])
+            if layout == "backlog":
+                # The accept clocks of --due handoffs qualified together (a weekend's leads at Monday's
+                # opening, or the clocks that ran out while the scanner was down): rows written together.
+                cursor.execute(f"SELECT min(id) FROM {handoff_t}")
+                first = cursor.fetchone()[0] + args.handoffs // 3
+                cursor.execute(
+                    f"UPDATE {m_t} SET due_at = %s - (id %% 600) * interval '1 second' "
+                    "WHERE kind = 'accept' AND handoff_id >= %s AND handoff_id < %s",
+                    [now, first, first + args.due],
+                )
+            else:
+                # Worst case: every k-th clock of the whole table, one row per page.
+                step = max(total // args.due, 1)
+                cursor.execute(
+                    f"UPDATE {m_t} SET due_at = %s - (id %% 600) * interval '1 second' WHERE id %% %s = 0 AND id <= %s",
+                    [now, step, step * args.due],
+                )
             cursor.execute(f"VACUUM ANALYZE {m_t}, {n_t}")
 
     def raw_flag() -> int:
@@ -154,33 +145,34 @@ def main() -> None:
                         UPDATE {m_t} SET breached_at = due_at WHERE due_at <= %(now)s AND {running}
                         RETURNING id, handoff_id, kind
                     )
-                    INSERT INTO {n_t} (handoff_id, milestone_id, milestone_kind, kind, status, recipients, attempts,
+                    INSERT INTO {n_t} (milestone_id, milestone_kind, kind, status, recipients, attempts,
                                        next_attempt_at, last_error, created_at)
-                    SELECT handoff_id, id, kind, 'breach', 'pending', '', 0, %(now)s, '', %(now)s FROM flagged
+                    SELECT id, kind, 'breach', 'pending', '', 0, %(now)s, '', %(now)s FROM flagged
                     ON CONFLICT DO NOTHING""",
                 {"now": now},
             )
             return cursor.rowcount
 
+    layouts = {
+        "backlog": "clocks written together come due together",
+        "scattered": "every k-th clock of the table: one per page",
+    }
     print(f"\n2. flagging {args.due:,} past-due clocks with their outbox rows (target <= 1 s)")
-    make_due()
-    t0 = time.perf_counter()
-    counts = sla_scan_all(now=now)
-    engine = time.perf_counter() - t0
-    flagged = counts["breach"]
-    notices = SlaNotification.objects.count()
-    make_due()
-    t0 = time.perf_counter()
-    raw_rows = raw_flag()
-    raw = time.perf_counter() - t0
-    print(f"   sla_scan_all (batches of {SCAN_BATCH}, SKIP LOCKED)     {_ms(engine)}  "
-          f"flagged {flagged:,}, notices {notices:,}")
-    print(f"   raw UPDATE … RETURNING → INSERT … ON CONFLICT      {_ms(raw)}  notices {raw_rows:,}")
-    make_due()
-    t0 = time.perf_counter()
-    one = sla_scan(notice=NoticeKind.BREACH, now=now, limit=args.due)
-    single = time.perf_counter() - t0
-    print(f"   sla_scan in one batch of {args.due:,}                  {_ms(single)}  flagged {one.count:,}")
+    for layout, description in layouts.items():
+        print(f"   {layout} ({description}):")
+        make_due(layout)
+        t0 = time.perf_counter()
+        counts = sla_scan_all(now=now)
+        engine = time.perf_counter() - t0
+        flagged = counts["breach"]
+        notices = SlaNotification.objects.count()
+        make_due(layout)
+        t0 = time.perf_counter()
+        raw_rows = raw_flag()
+        raw = time.perf_counter() - t0
+        print(f"     sla_scan_all (batches of {SCAN_BATCH:,}, SKIP LOCKED)    {_ms(engine)}  "
+              f"flagged {flagged:,}, notices {notices:,}")
+        print(f"     raw UPDATE … RETURNING → INSERT … ON CONFLICT     {_ms(raw)}  notices {raw_rows:,}")
 
 
 if __name__ == "__main__":

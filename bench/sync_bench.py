@@ -11,26 +11,11 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import resource
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from urllib.parse import urlparse
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def _recreate_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
+from _support import fresh_django  # noqa: E402
 
 
 def _rss_mb() -> float:
@@ -47,17 +32,7 @@ def main() -> None:
     parser.add_argument("--no-rules", action="store_true", help="deactivate the lead definition (no qualification)")
     args = parser.parse_args()
 
-    _recreate_database(args.database_url)
-    os.environ["DATABASE_URL"] = args.database_url
-    os.environ.setdefault("SECRET_KEY", "bench")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
-    os.environ["CRM_BACKEND"] = "salesforce"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    fresh_django(args.database_url, CRM_BACKEND="salesforce")
 
     from handoff.crm.config import SalesforceConfig
     from handoff.crm.salesforce import SalesforceBackend

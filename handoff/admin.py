@@ -396,8 +396,8 @@ class SlaNotificationAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "handoff", "milestone_kind", "kind", "status", "attempts", "next_attempt_at",
                     "recipients", "last_error"]
     list_filter = ["status", "kind", "milestone_kind"]
-    list_select_related = ["handoff__lead"]
-    search_fields = ["handoff__lead__last_name", "recipients", "last_error"]
+    list_select_related = ["milestone__handoff__lead"]
+    search_fields = ["milestone__handoff__lead__last_name", "recipients", "last_error"]
     actions = ["retry_now"]
 
     @admin.action(description="Retry the selected failed or waiting notices now")

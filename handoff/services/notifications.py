@@ -102,7 +102,7 @@ def notifications_send(*, now: datetime | None = None, limit: int = 200) -> Send
     if not rows:
         return result
     by_id = SlaNotification.objects.select_related(
-        "milestone__policy", "handoff__lead", "handoff__owner__profile__team__manager"
+        "milestone__policy", "milestone__handoff__lead", "milestone__handoff__owner__profile__team__manager"
     ).in_bulk([r.pk for r in rows])
     max_attempts = settings.SLA_NOTIFY_MAX_ATTEMPTS
     webhook = settings.SLACK_WEBHOOK_URL

@@ -564,23 +564,27 @@ def sla_scan(*, notice: str, now: datetime | None = None, limit: int = SCAN_BATC
 def _scan_postgresql(notice: str, now: datetime, limit: int) -> list[tuple[int, int, str]]:
     scan = _SCANS[notice]
     m, n = Milestone._meta.db_table, SlaNotification._meta.db_table
-    # Raw SQL on purpose: the ORM cannot express UPDATE … FROM (SELECT … SKIP LOCKED) RETURNING with an
-    # INSERT … ON CONFLICT in the same statement, which is what makes the scan one round trip per batch.
+    # Raw SQL on purpose: the ORM cannot express UPDATE … (SELECT … SKIP LOCKED) RETURNING with an INSERT …
+    # ON CONFLICT in the same statement, which is what makes the scan one round trip per batch. The claimed
+    # rows are addressed by their physical location (ctid): they are locked, so it cannot move, and a TID
+    # scan reaches them without a second index lookup per row. The UPDATE repeats the running condition so
+    # that, should a clock be met between the claim and the update, PostgreSQL's recheck leaves it alone.
+    running = "met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL AND stopped_at IS NULL"
     sql = f"""
         WITH due AS (
-            SELECT id FROM {m}
-            WHERE {scan['due']} <= %(now)s AND met_at IS NULL AND breached_at IS NULL
-              AND paused_at IS NULL AND stopped_at IS NULL {scan['extra']}
+            SELECT ctid FROM {m}
+            WHERE {scan['due']} <= %(now)s AND {running} {scan['extra']}
             ORDER BY {scan['due']}
             LIMIT %(limit)s
             FOR UPDATE SKIP LOCKED
         ), flagged AS (
-            UPDATE {m} AS m SET {scan['set']} FROM due WHERE m.id = due.id
+            UPDATE {m} AS m SET {scan['set']}
+            WHERE m.ctid = ANY(ARRAY(SELECT ctid FROM due)) AND {running} {scan['extra']}
             RETURNING m.id, m.handoff_id, m.kind
         ), notices AS (
-            INSERT INTO {n} (handoff_id, milestone_id, milestone_kind, kind, status, recipients, attempts,
-                             next_attempt_at, last_error, created_at)
-            SELECT handoff_id, id, kind, %(notice)s, 'pending', '', 0, %(now)s, '', %(now)s FROM flagged
+            INSERT INTO {n} (milestone_id, milestone_kind, kind, status, recipients, attempts, next_attempt_at,
+                             last_error, created_at)
+            SELECT id, kind, %(notice)s, 'pending', '', 0, %(now)s, '', %(now)s FROM flagged
             ON CONFLICT DO NOTHING
         )
         SELECT id, handoff_id, kind FROM flagged ORDER BY id
@@ -606,10 +610,9 @@ def _scan_plain(notice: str, now: datetime, limit: int) -> list[tuple[int, int, 
     SlaNotification.objects.bulk_create(
         [
             SlaNotification(
-                handoff_id=handoff_id, milestone_id=pk, milestone_kind=kind, kind=notice, next_attempt_at=now,
-                created_at=now,
+                milestone_id=pk, milestone_kind=kind, kind=notice, next_attempt_at=now, created_at=now
             )
-            for pk, handoff_id, kind in flagged
+            for pk, _handoff_id, kind in flagged
         ],
         ignore_conflicts=True,
     )

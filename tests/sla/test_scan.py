@@ -33,7 +33,7 @@ def test_the_breach_scan_flags_exactly_the_clocks_past_due(three):
     assert flagged == {(three[0].pk, K.ACCEPT), (three[1].pk, K.ACCEPT)}
     assert clock(three[0], K.ACCEPT).breached_at == utc("2026-03-09 09:15")
     assert clock(three[2], K.ACCEPT).breached_at is None
-    assert set(SlaNotification.objects.values_list("handoff_id", "milestone_kind", "kind")) == {
+    assert set(SlaNotification.objects.values_list("milestone__handoff_id", "milestone_kind", "kind")) == {
         (three[0].pk, K.ACCEPT, NoticeKind.BREACH),
         (three[1].pk, K.ACCEPT, NoticeKind.BREACH),
     }
