@@ -9,6 +9,8 @@ class HandoffConfig(AppConfig):
 
     def ready(self) -> None:
         # isort: off
+        # Registers the `__any` lookup (a list as one array parameter on PostgreSQL).
+        from handoff import db  # noqa: F401
         # Registers the CRM write-back listener on the state machine's transitions.
         from handoff.services import writeback  # noqa: F401
         # Registers the SLA clocks listener (milestones follow every transition).

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -82,16 +82,17 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _SUFFIX_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 
+# Each character of an id as a bit: 1 for an upper-case letter (the case the suffix encodes), else 0.
+_CASE_BITS = str.maketrans({chr(c): "1" if chr(c).isupper() else "0" for c in range(128) if chr(c).isalnum()})
+
+
 def _id_suffix(id15: str) -> str:
-    """The 3-character case-safe suffix Salesforce appends to a 15-character id."""
-    suffix = []
-    for chunk in range(3):
-        bits = 0
-        for position, char in enumerate(id15[chunk * 5 : chunk * 5 + 5]):
-            if "A" <= char <= "Z":
-                bits |= 1 << position
-        suffix.append(_SUFFIX_CHARS[bits])
-    return "".join(suffix)
+    """The 3-character case-safe suffix Salesforce appends to a 15-character id.
+
+    Each 5-character chunk gives one character: bit i is set when its i-th character is upper case.
+    """
+    bits = id15.translate(_CASE_BITS)
+    return "".join(_SUFFIX_CHARS[int(bits[start + 4 : start - 1 if start else None : -1], 2)] for start in (0, 5, 10))
 
 
 def to18(crm_id: str) -> str:
@@ -131,23 +132,50 @@ def parse_datetime(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+def _as_id(value: Any) -> Any:
+    return to18(value) if isinstance(value, str) else value
+
+
+def _as_bool(value: Any) -> bool:
+    return value if isinstance(value, bool) else value.lower() == "true"
+
+
+def _as_int(value: Any) -> int:
+    return int(float(value))
+
+
+_CONVERSIONS: dict[str, Callable[[Any], Any]] = {
+    "id": _as_id,
+    "reference": _as_id,
+    "boolean": _as_bool,
+    "datetime": parse_datetime,
+    "date": date.fromisoformat,
+    "double": float,
+    "currency": float,
+    "percent": float,
+    "int": _as_int,
+}
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def value_converter(field_type: str | None) -> Callable[[Any], Any]:
+    """The conversion of one describe type, looked up once per field rather than once per value."""
+    conversion = _CONVERSIONS.get(field_type or "")
+    if conversion is None:
+        return _blank_is_none
+
+    def convert(value: Any) -> Any:
+        return None if value is None or value == "" else conversion(value)
+
+    return convert
+
+
 def typed_value(value: Any, field_type: str | None) -> Any:
     """Convert a JSON or CSV value to the Python type of its describe type; "" is None (Salesforce has no "")."""
-    if value is None or value == "":
-        return None
-    if field_type in ("id", "reference") and isinstance(value, str):
-        return to18(value)
-    if field_type == "boolean":
-        return value if isinstance(value, bool) else value.lower() == "true"
-    if field_type == "datetime":
-        return parse_datetime(value)
-    if field_type == "date":
-        return date.fromisoformat(value)
-    if field_type in ("double", "currency", "percent"):
-        return float(value)
-    if field_type == "int":
-        return int(float(value))
-    return value
+    return value_converter(field_type)(value)
 
 
 def to_api_value(value: Any) -> Any:

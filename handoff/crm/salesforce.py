@@ -43,7 +43,7 @@ from .base import (
     soql_datetime,
     to18,
     to_api_value,
-    typed_value,
+    value_converter,
     with_fields,
 )
 from .config import JWT_VARS, PASSWORD_VARS, AuthMode, SalesforceConfig
@@ -148,6 +148,7 @@ class SalesforceBackend(CrmBackend):
         )
         self._sf: Salesforce | None = None
         self._describe_cache: dict[str, dict[str, dict]] = {}
+        self._converters: dict[tuple[str, str], Callable[[Any], Any]] = {}
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> SalesforceBackend:
@@ -232,7 +233,11 @@ class SalesforceBackend(CrmBackend):
                 lambda sf, at=locator: self._bulk_page(sf, job["id"], at, select), "read Bulk 2.0 results"
             )
             if rows:
-                yield [self._typed("Lead", row) for row in rows]
+                convert = [self._converter("Lead", name) for name in select]
+                yield [
+                    {name: conversion(value) for name, conversion, value in zip(select, convert, row, strict=True)}
+                    for row in rows
+                ]
             if not locator:
                 return
 
@@ -392,12 +397,16 @@ class SalesforceBackend(CrmBackend):
         by_lower = {name.lower(): name for name in self._describe(sobject)}
         return [by_lower.get(name.lower(), name) for name in fields]
 
+    def _converter(self, sobject: str, name: str) -> Callable[[Any], Any]:
+        key = (sobject, name)
+        if key not in self._converters:
+            described = self._describe(sobject)
+            self._converters[key] = value_converter(described[name]["type"] if name in described else None)
+        return self._converters[key]
+
     def _typed(self, sobject: str, record: dict) -> dict:
-        described = self._describe(sobject)
         return {
-            name: typed_value(value, described[name]["type"] if name in described else None)
-            for name, value in record.items()
-            if name != "attributes"
+            name: self._converter(sobject, name)(value) for name, value in record.items() if name != "attributes"
         }
 
     def _wait_for_job(self, job_id: str) -> None:
@@ -414,8 +423,10 @@ class SalesforceBackend(CrmBackend):
             self._sleep(delay)
             delay = min(delay * 2, 10.0)
 
-    def _bulk_page(self, sf: Salesforce, job_id: str, locator: str, select: list[str]) -> tuple[list[dict], str]:
-        """One results page as raw string dicts, plus the next locator ("" at the end)."""
+    def _bulk_page(
+        self, sf: Salesforce, job_id: str, locator: str, select: list[str]
+    ) -> tuple[list[list[str]], str]:
+        """One results page as rows of strings in `select` order, plus the next locator ("" at the end)."""
         try:
             result = _bulk(sf).get_query_results(job_id, locator, self._bulk_page_size)
         except KeyError as exc:  # no Sforce-NumberOfRecords: an HTML page or a proxy's answer, not Salesforce's
@@ -454,8 +465,9 @@ def _bulk(sf: Salesforce) -> _Bulk2Client:
     return _Bulk2Client("Lead", sf.bulk2_url, headers, sf.session)
 
 
-def _parse_csv_page(text: str, expected: int, select: list[str]) -> list[dict]:
-    """Parse a Bulk 2.0 CSV page; a cut or foreign body (row count or header mismatch) is `_GarbledBody`."""
+def _parse_csv_page(text: str, expected: int, select: list[str]) -> list[list[str]]:
+    """Parse a Bulk 2.0 CSV page into rows in `select` order; a cut or foreign body (row count or header
+    mismatch) is `_GarbledBody`."""
     try:
         reader = csv.reader(io.StringIO(text, newline=""))
         header = next(reader, None)
@@ -468,7 +480,7 @@ def _parse_csv_page(text: str, expected: int, select: list[str]) -> list[dict]:
         raise _GarbledBody(f"Bulk 2.0 CSV header {header!r:.200} does not match the query")
     if len(rows) != expected or any(len(row) != len(header) for row in rows):
         raise _GarbledBody(f"Bulk 2.0 page has {len(rows)} complete rows, Salesforce announced {expected}")
-    return [dict(zip(select, row, strict=True)) for row in rows]
+    return rows
 
 
 def _valid_id(crm_id: str) -> str | None:

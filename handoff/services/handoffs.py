@@ -197,7 +197,7 @@ def _lock(handoffs: Sequence[Handoff | int]) -> list[Handoff]:
     # Locking in id order keeps two concurrent batches from deadlocking each other.
     locked = list(
         Handoff.objects.select_for_update(of=("self",))
-        .filter(pk__in=ids)
+        .filter(pk__any=ids)
         .select_related("lead", "owner__profile", "definition")
         .defer("lead__raw")
         .order_by("pk")
@@ -235,7 +235,7 @@ def _transition(
             update.update(dispute_reason=code, dispute_note=note)
         elif code is not None:
             update.update(reason=code, note=note)
-        Handoff.objects.filter(pk__in=[h.pk for h in locked]).update(updated_at=timezone.now(), **update)
+        Handoff.objects.filter(pk__any=[h.pk for h in locked]).update(updated_at=timezone.now(), **update)
         events = _log(action, [(h, h.state, target or h.state) for h in locked], actor, at=at, reason=code, note=note,
                       data=data)
         fresh = _reload(locked)
@@ -498,11 +498,11 @@ def handoffs_qualify(
     note = (note or "").strip()
     with transaction.atomic():
         definition = active_definition()
-        leads = list(Lead.objects.select_for_update().filter(pk__in=lead_ids).defer("raw").order_by("pk"))
+        leads = list(Lead.objects.select_for_update().filter(pk__any=lead_ids).defer("raw").order_by("pk"))
         if strict and len(leads) != len(set(lead_ids)):
             raise InvalidInput("No such lead.", field="lead")
         open_ids = set(
-            Handoff.objects.filter(lead_id__in=[lead.pk for lead in leads], state__in=OPEN_STATES).values_list(
+            Handoff.objects.filter(lead_id__any=[lead.pk for lead in leads], state__in=OPEN_STATES).values_list(
                 "lead_id", flat=True
             )
         )
@@ -522,7 +522,7 @@ def handoffs_qualify(
         if not eligible:
             return []
         last = dict(
-            Handoff.objects.filter(lead_id__in=[lead.pk for lead in eligible])
+            Handoff.objects.filter(lead_id__any=[lead.pk for lead in eligible])
             .values("lead_id")
             .annotate(last=Max("sequence"))
             .values_list("lead_id", "last")
@@ -572,7 +572,7 @@ def leads_qualify_by_rule(*, lead_ids: Sequence[int] | None = None, at: datetime
         .filter(Q(last_end__isnull=True) | Q(crm_modified_at__gt=F("last_end")))
     )
     if lead_ids is not None:
-        candidates = candidates.filter(pk__in=lead_ids)
+        candidates = candidates.filter(pk__any=lead_ids)
     ids = list(candidates.order_by("pk").values_list("pk", flat=True))
     created: list[Handoff] = []
     for start in range(0, len(ids), MAX_BATCH):

@@ -19,6 +19,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from handoff import businesstime
+from handoff.db import bulk_set
 from handoff.exceptions import NotAllowed, WrongState
 from handoff.models import (
     BusinessCalendar,
@@ -215,7 +216,7 @@ def clocks_start(*, handoffs: Sequence[Handoff], at: datetime) -> list[Milestone
     handoffs = [h for h in handoffs if cal_ids[h.owner_id] is not None]
     cals = calendars_load(set(cal_ids.values()) - {None})
     rounds = dict(
-        Milestone.objects.filter(handoff__in=[h.pk for h in handoffs])
+        Milestone.objects.filter(handoff_id__any=[h.pk for h in handoffs])
         .values("handoff_id")
         .annotate(last=Max("round"))
         .values_list("handoff_id", "last")
@@ -252,7 +253,7 @@ def clocks_start(*, handoffs: Sequence[Handoff], at: datetime) -> list[Milestone
 
 
 def _open_clocks(handoff_ids: Iterable[int], kinds: Iterable[str] | None = None):
-    qs = Milestone.objects.filter(handoff_id__in=list(handoff_ids), met_at__isnull=True, stopped_at__isnull=True)
+    qs = Milestone.objects.filter(handoff_id__any=list(handoff_ids), met_at__isnull=True, stopped_at__isnull=True)
     return qs.filter(kind__in=list(kinds)) if kinds is not None else qs
 
 
@@ -271,7 +272,7 @@ def _meet(milestones: list[Milestone], at_by_handoff: dict[int, datetime]) -> in
         m.business_seconds_taken = m.window_seconds - left
         if m.breached_at is None and at > m.due_at:
             m.breached_at = m.due_at
-    Milestone.objects.bulk_update(milestones, ["met_at", "business_seconds_taken", "breached_at"])
+    bulk_set(milestones, ["met_at", "business_seconds_taken", "breached_at"])
     return len(milestones)
 
 
@@ -309,13 +310,13 @@ def clocks_recompute(*, handoffs: Sequence[Handoff], at: datetime) -> int:
             if m.reminded_at is None and m.remind_at is not None and m.remind_at > at:
                 m.remind_at = businesstime.add(at, businesstime.between(at, m.remind_at, old), new)
         m.calendar_id = target[m.handoff_id]
-    Milestone.objects.bulk_update(clocks, ["due_at", "remind_at", "calendar"])
+    bulk_set(clocks, ["due_at", "remind_at", "calendar"])
     return len(clocks)
 
 
 def clocks_pause(*, handoff_ids: Iterable[int], at: datetime, by: str) -> int:
     """Pause the running clocks of these handoffs, storing the business time each has left."""
-    clocks = list(Milestone.objects.filter(RUNNING, handoff_id__in=list(handoff_ids)))
+    clocks = list(Milestone.objects.filter(RUNNING, handoff_id__any=list(handoff_ids)))
     if not clocks:
         return 0
     cals = calendars_load({m.calendar_id for m in clocks})
@@ -325,14 +326,14 @@ def clocks_pause(*, handoff_ids: Iterable[int], at: datetime, by: str) -> int:
         m.remaining_seconds = max(_secs(businesstime.between(at, m.due_at, cal)), 0)
         if m.reminded_at is None and m.remind_at is not None:
             m.remind_remaining_seconds = max(_secs(businesstime.between(at, m.remind_at, cal)), 0)
-    Milestone.objects.bulk_update(clocks, ["paused_at", "paused_by", "remaining_seconds", "remind_remaining_seconds"])
+    bulk_set(clocks, ["paused_at", "paused_by", "remaining_seconds", "remind_remaining_seconds"])
     return len(clocks)
 
 
 def clocks_resume(*, handoff_ids: Iterable[int], at: datetime, by: str | None = None) -> int:
     """Resume paused clocks: due and reminder times recomputed from the business time left (`by`: only those)."""
     qs = Milestone.objects.filter(
-        handoff_id__in=list(handoff_ids), paused_at__isnull=False, met_at__isnull=True, stopped_at__isnull=True
+        handoff_id__any=list(handoff_ids), paused_at__isnull=False, met_at__isnull=True, stopped_at__isnull=True
     )
     clocks = list(qs.filter(paused_by=by) if by else qs)
     if not clocks:
@@ -344,7 +345,7 @@ def clocks_resume(*, handoff_ids: Iterable[int], at: datetime, by: str | None = 
         if m.remind_remaining_seconds is not None:
             m.remind_at = businesstime.add(at, timedelta(seconds=m.remind_remaining_seconds), cal)
         m.paused_at, m.paused_by, m.remaining_seconds, m.remind_remaining_seconds = None, "", None, None
-    Milestone.objects.bulk_update(
+    bulk_set(
         clocks, ["due_at", "remind_at", "paused_at", "paused_by", "remaining_seconds", "remind_remaining_seconds"]
     )
     return len(clocks)
@@ -459,7 +460,7 @@ def clocks_sync_status(*, lead_ids: Sequence[int], at: datetime | None = None) -
     # Clocks of a policy without pause statuses never pause by status; one that did may still need resuming.
     for policy_id, statuses in policies.items():
         to_pause = (
-            Milestone.objects.filter(RUNNING, policy_id=policy_id, handoff__lead_id__in=lead_ids,
+            Milestone.objects.filter(RUNNING, policy_id=policy_id, handoff__lead_id__any=lead_ids,
                                      handoff__lead__status__in=statuses)
             .values_list("handoff_id", flat=True)
             .distinct()
@@ -467,7 +468,7 @@ def clocks_sync_status(*, lead_ids: Sequence[int], at: datetime | None = None) -
         paused += clocks_pause(handoff_ids=list(to_pause), at=at, by=PausedBy.STATUS)
     to_resume = (
         Milestone.objects.filter(paused_by=PausedBy.STATUS, met_at__isnull=True, stopped_at__isnull=True,
-                                 handoff__lead_id__in=lead_ids)
+                                 handoff__lead_id__any=lead_ids)
         .values_list("handoff_id", "policy_id", "handoff__lead__status")
         .distinct()
     )
@@ -475,6 +476,19 @@ def clocks_sync_status(*, lead_ids: Sequence[int], at: datetime | None = None) -
     if resume_ids:
         resumed = clocks_resume(handoff_ids=resume_ids, at=at, by=PausedBy.STATUS)
     return paused, resumed
+
+
+def clock_statuses() -> frozenset[str]:
+    """Every CRM status that can pause a clock or count as a first touch, under any policy version.
+
+    A lead whose status neither is nor was one of these cannot move a clock, so the sync passes the two
+    functions above only the leads that can (a first import of a million leads then asks about a few).
+    """
+    found: set[str] = set(_working_statuses())
+    for pause, touch in SlaPolicy.objects.values_list("pause_statuses", "touch_statuses"):
+        found.update(pause or ())
+        found.update(touch or ())
+    return frozenset(found)
 
 
 def _working_statuses() -> list[str]:
@@ -510,7 +524,7 @@ def clocks_first_touch_by_status(*, lead_ids: Sequence[int], at: datetime | None
                 stopped_at__isnull=True,
                 policy_id=policy_id,
                 handoff__state__in=OPEN_STATES,
-                handoff__lead_id__in=lead_ids,
+                handoff__lead_id__any=lead_ids,
                 handoff__lead__status__in=statuses,
             )
             .exclude(Exists(echo))
@@ -602,7 +616,7 @@ def _scan_plain(notice: str, now: datetime, limit: int) -> list[tuple[int, int, 
     flagged = list(running.order_by(due_field).values_list("id", "handoff_id", "kind")[:limit])
     if not flagged:
         return []
-    batch = Milestone.objects.filter(pk__in=[row[0] for row in flagged])
+    batch = Milestone.objects.filter(pk__any=[row[0] for row in flagged])
     if notice == NoticeKind.BREACH:
         batch.update(breached_at=F("due_at"))
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -35,7 +36,7 @@ from handoff.rules import parse_conditions
 
 from .actors import Actor
 from .handoffs import MAX_BATCH, handoffs_close, handoffs_convert, handoffs_reassign, leads_qualify_by_rule
-from .sla import clocks_first_touch_by_status, clocks_sync_status
+from .sla import clock_statuses, clocks_first_touch_by_status, clocks_sync_status
 
 log = logging.getLogger(__name__)
 
@@ -208,20 +209,26 @@ def _moment(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value)).astimezone(UTC)
 
 
+@functools.cache
+def _mapped_columns(field_map: tuple[tuple[str, str], ...]) -> list[tuple[str, str, int | None]]:
+    """(Lead field, CRM field, max length) per mapped field; no max length for a number field."""
+    plan = []
+    for local, crm in field_map:
+        model_field = Lead._meta.get_field(local)
+        plan.append((local, crm, None if isinstance(model_field, models.FloatField) else model_field.max_length))
+    return plan
+
+
 def lead_values(record: dict, *, config: SyncConfig, owners: dict[str, int]) -> dict[str, Any]:
     """The Lead field values of one CRM record.
 
     `owners` maps CRM user ids to local user ids; a queue (00G…) or an unknown user leaves the lead unowned
     while `crm_owner_id` keeps the CRM's owner.
     """
-    values: dict[str, Any] = {}
-    for local, crm in config.field_map.items():
-        model_field = Lead._meta.get_field(local)
-        raw = record.get(crm)
-        if isinstance(model_field, models.FloatField):
-            values[local] = _number(raw)
-        else:
-            values[local] = _text(raw, model_field.max_length)
+    values: dict[str, Any] = {
+        local: _number(record.get(crm)) if max_length is None else _text(record.get(crm), max_length)
+        for local, crm, max_length in _mapped_columns(tuple(config.field_map.items()))
+    }
     owner_crm_id = record.get("OwnerId") or ""
     modstamp = _moment(record["SystemModstamp"])
     values.update(
@@ -370,6 +377,7 @@ class _Context:
     owners: dict[str, int] = field(default_factory=dict)
     reps: set[int] = field(default_factory=set)
     rule_fields: list[str] = field(default_factory=list)
+    clock_statuses: frozenset[str] = frozenset()
     # On an org's first import, the rule judges only leads the CRM changed since then (see CRM_IMPORT_QUALIFY_DAYS).
     qualify_since: datetime | None = None
     progress: Progress | None = None
@@ -390,7 +398,7 @@ def _existing(crm_ids: Sequence[str], extra: Sequence[str] = ()) -> dict[str, di
     wanted = ["pk", "crm_id", "crm_modified_at", "owner_id", "is_deleted", "is_converted", *extra]
     found: dict[str, dict] = {}
     for chunk in _chunks(list(crm_ids)):
-        for row in Lead.objects.filter(crm_id__in=chunk).values(*dict.fromkeys(wanted)):
+        for row in Lead.objects.filter(crm_id__any=chunk).values(*dict.fromkeys(wanted)):
             found[row["crm_id"]] = row
     return found
 
@@ -401,7 +409,7 @@ def _apply_page(ctx: _Context, records: list[dict], *, watermark: datetime | Non
     Rows whose SystemModstamp equals the stored one are skipped, so re-reading a page writes nothing.
     """
     page = {r["Id"]: r for r in records}  # a row read twice in one page counts once
-    stored = _existing(list(page), ctx.rule_fields)
+    stored = _existing(list(page), [*ctx.rule_fields, "status"])
     changed: list[dict] = []
     for crm_id, record in page.items():
         before = stored.get(crm_id)
@@ -463,14 +471,14 @@ def _after_upsert(ctx: _Context, changed: list[dict], stored: dict[str, dict]) -
     new_ids = [v["crm_id"] for v in changed if v["crm_id"] not in stored]
     pks = {crm_id: row["pk"] for crm_id, row in stored.items()}
     for chunk in _chunks(new_ids):
-        pks.update(Lead.objects.filter(crm_id__in=chunk).values_list("crm_id", "pk"))
+        pks.update(Lead.objects.filter(crm_id__any=chunk).values_list("crm_id", "pk"))
     ctx.run.created += len(new_ids)
     ctx.run.updated += len(changed) - len(new_ids)
 
     converted = [pks[v["crm_id"]] for v in changed if v["is_converted"]]
     if converted:
         handoffs = list(
-            Handoff.objects.filter(lead_id__in=converted, state__in=OPEN_STATES).values_list("pk", flat=True)
+            Handoff.objects.filter(lead_id__any=converted, state__in=OPEN_STATES).values_list("pk", flat=True)
         )
         for chunk in _chunks(handoffs, MAX_BATCH):
             ctx.run.converted += len(handoffs_convert(handoffs=chunk, actor=Actor.sync(), note="Converted in the CRM."))
@@ -483,7 +491,7 @@ def _after_upsert(ctx: _Context, changed: list[dict], stored: dict[str, dict]) -
     if new_owner:
         by_owner: dict[int | None, list[int]] = defaultdict(list)
         for pk, lead_id, owner_id in Handoff.objects.filter(
-            lead_id__in=list(new_owner), state__in=OPEN_STATES
+            lead_id__any=list(new_owner), state__in=OPEN_STATES
         ).values_list("pk", "lead_id", "owner_id"):
             target = new_owner[lead_id]
             # A handoff goes to a sales rep or back to the queue; a CRM owner who is no rep here is the latter.
@@ -506,10 +514,17 @@ def _after_upsert(ctx: _Context, changed: list[dict], stored: dict[str, dict]) -
     if candidates:
         ctx.run.qualified += len(leads_qualify_by_rule(lead_ids=candidates))
 
-    # SLA clocks follow CRM statuses: pause statuses pause them, a "working" status is the first touch.
-    changed_ids = [pks[v["crm_id"]] for v in changed]
-    clocks_sync_status(lead_ids=changed_ids)
-    clocks_first_touch_by_status(lead_ids=changed_ids)
+    # SLA clocks follow CRM statuses: pause statuses pause them, a "working" status is the first touch. Only
+    # a lead whose status is, or just was, one of those can move a clock.
+    watched = ctx.clock_statuses if "status" in ctx.config.field_map else frozenset()
+    moved = [
+        pks[v["crm_id"]]
+        for v in changed
+        if v["status"] in watched or stored.get(v["crm_id"], {}).get("status") in watched
+    ]
+    if moved:
+        clocks_sync_status(lead_ids=moved)
+        clocks_first_touch_by_status(lead_ids=moved)
 
 
 def _qualification_candidates(
@@ -537,7 +552,7 @@ def _qualification_candidates(
     if plain:
         judged = set()
         for chunk in _chunks(plain):
-            judged.update(Handoff.objects.filter(lead_id__in=chunk).values_list("lead_id", flat=True))
+            judged.update(Handoff.objects.filter(lead_id__any=chunk).values_list("lead_id", flat=True))
         relevant += [pk for pk in plain if pk not in judged]
     return relevant
 
@@ -565,10 +580,10 @@ def _tombstone(ctx: _Context, deletions: dict[str, datetime | None]) -> None:
         return
     with transaction.atomic():
         for chunk in _chunks(doomed):
-            Lead.objects.filter(pk__in=chunk).update(is_deleted=True, updated_at=timezone.now())
+            Lead.objects.filter(pk__any=chunk).update(is_deleted=True, updated_at=timezone.now())
         handoffs = []
         for chunk in _chunks(doomed):
-            handoffs += Handoff.objects.filter(lead_id__in=chunk, state__in=OPEN_STATES).values_list("pk", flat=True)
+            handoffs += Handoff.objects.filter(lead_id__any=chunk, state__in=OPEN_STATES).values_list("pk", flat=True)
         for chunk in _chunks(handoffs, MAX_BATCH):
             ctx.run.closed += len(handoffs_close(handoffs=chunk, actor=Actor.sync(), note="Deleted in the CRM."))
         ctx.run.deleted += len(doomed)
@@ -701,6 +716,7 @@ def sync_run(
             )
         )
         ctx.rule_fields = _rule_fields()
+        ctx.clock_statuses = clock_statuses()
         if kind == SyncRun.Kind.RECONCILE:
             _reconcile(ctx)
         elif kind == SyncRun.Kind.FULL:

@@ -1,0 +1,52 @@
+"""The database helpers behind the batch paths: `__any` membership and `bulk_set` updates, on both databases."""
+
+import pytest
+from django.utils import timezone
+
+from handoff.db import bulk_set
+from handoff.models import Handoff, Lead
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def leads():
+    now = timezone.now()
+    return Lead.objects.bulk_create(
+        [Lead(crm_id=f"00Q{i:015d}", last_name=f"L{i}", company="Acme", crm_created_at=now) for i in range(5)]
+    )
+
+
+def test_any_selects_exactly_the_listed_values(leads):
+    ids = [lead.pk for lead in leads]
+    assert set(Lead.objects.filter(pk__any=ids[:3]).values_list("pk", flat=True)) == set(ids[:3])
+    wanted = [leads[0].crm_id, leads[4].crm_id, "00Q-not-stored"]
+    assert set(Lead.objects.filter(crm_id__any=wanted).values_list("pk", flat=True)) == {ids[0], ids[4]}
+
+
+def test_any_of_nothing_selects_nothing_and_excludes_nothing(leads):
+    assert not Lead.objects.filter(pk__any=[]).exists()
+    assert Lead.objects.exclude(pk__any=[]).count() == len(leads)
+
+
+def test_any_follows_relations(leads):
+    assert not Handoff.objects.filter(lead_id__any=[lead.pk for lead in leads]).exists()
+    assert Lead.objects.filter(pk__any={leads[1].pk, leads[1].pk}).count() == 1  # a set, duplicates once
+
+
+def test_bulk_set_writes_each_rows_own_values_including_nulls(leads):
+    now = timezone.now()
+    for number, lead in enumerate(leads):
+        lead.score = float(number)
+        lead.title = f"Title {number}"
+        lead.converted_at = now if number == 0 else None
+    assert bulk_set(leads, ["score", "title", "converted_at"]) == len(leads)
+    stored = {pk: (score, title, at) for pk, score, title, at in
+              Lead.objects.values_list("pk", "score", "title", "converted_at")}
+    assert stored == {
+        lead.pk: (float(n), f"Title {n}", now if n == 0 else None) for n, lead in enumerate(leads)
+    }
+
+
+def test_bulk_set_of_no_rows_writes_nothing():
+    assert bulk_set([], ["score"]) == 0
