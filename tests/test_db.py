@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from handoff.db import bulk_set
+from handoff.db import bulk_set, insert_rows
 from handoff.models import Handoff, Lead
 
 pytestmark = pytest.mark.django_db
@@ -50,3 +50,29 @@ def test_bulk_set_writes_each_rows_own_values_including_nulls(leads):
 
 def test_bulk_set_of_no_rows_writes_nothing():
     assert bulk_set([], ["score"]) == 0
+
+
+def test_insert_rows_fills_what_is_left_out_with_the_model_defaults():
+    from handoff.models import HandoffEvent, LeadDefinition
+
+    definition = LeadDefinition.objects.get(is_active=True).pk
+    now = timezone.now()
+    lead = Lead.objects.create(crm_id="00Q000000000000001", last_name="Lovelace", company="Engines",
+                               crm_created_at=now)
+    handoff = Handoff.objects.create(lead=lead, sequence=1, qualified_at=now, handed_at=now,
+                                     qualified_by_kind="rule", definition_id=definition)
+    assert insert_rows(HandoffEvent, [
+        {"handoff_id": handoff.pk, "lead_id": lead.pk, "action": "qualify", "to_state": "qualified",
+         "actor_kind": "rule", "at": now, "data": {"why": "rule"}, "definition_id": definition},
+        {"handoff_id": handoff.pk, "lead_id": lead.pk, "action": "touch", "to_state": "qualified",
+         "actor_kind": "rule", "at": now, "definition_id": definition},
+    ]) == 2
+    first, second = HandoffEvent.objects.order_by("pk")
+    assert (first.data, first.note, first.from_state) == ({"why": "rule"}, "", "")
+    assert second.data == {} and second.actor_id is None
+
+
+def test_insert_rows_names_a_field_the_model_does_not_have():
+    with pytest.raises(TypeError, match="no field colour"):
+        insert_rows(Lead, [{"crm_id": "00Q000000000000002", "colour": "red"}])
+    assert not Lead.objects.exists()

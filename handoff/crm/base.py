@@ -84,6 +84,10 @@ _SUFFIX_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 # Each character of an id as a bit: 1 for an upper-case letter (the case the suffix encodes), else 0.
 _CASE_BITS = str.maketrans({chr(c): "1" if chr(c).isupper() else "0" for c in range(128) if chr(c).isalnum()})
+# The suffix character of every 5-character chunk's bits, written first character first ("10000" is "B").
+_CHUNK_CHAR = {
+    format(n, "05b")[::-1]: _SUFFIX_CHARS[n] for n in range(32)
+}
 
 
 def _id_suffix(id15: str) -> str:
@@ -92,7 +96,7 @@ def _id_suffix(id15: str) -> str:
     Each 5-character chunk gives one character: bit i is set when its i-th character is upper case.
     """
     bits = id15.translate(_CASE_BITS)
-    return "".join(_SUFFIX_CHARS[int(bits[start + 4 : start - 1 if start else None : -1], 2)] for start in (0, 5, 10))
+    return _CHUNK_CHAR[bits[:5]] + _CHUNK_CHAR[bits[5:10]] + _CHUNK_CHAR[bits[10:]]
 
 
 def to18(crm_id: str) -> str:
@@ -124,7 +128,8 @@ def soql_datetime(moment: datetime) -> str:
     """
     if moment.tzinfo is None:
         raise ValueError("SOQL datetimes must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat is several times faster than strftime, and this runs for every datetime of every synced row.
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def parse_datetime(text: str) -> datetime:

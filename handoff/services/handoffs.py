@@ -543,9 +543,9 @@ def handoffs_qualify(
             for lead in eligible
         )
         events = _log("qualify", [(h, "", S.QUALIFIED) for h in created], actor, at=at, note=note)
-        fresh = _reload(created)
-        _after("qualify", fresh, events, actor)
-    return fresh
+        # Just written from these very objects (with their leads attached): no reload needed.
+        _after("qualify", created, events, actor)
+    return created
 
 
 def leads_qualify_by_rule(*, lead_ids: Sequence[int] | None = None, at: datetime | None = None) -> list[Handoff]:

@@ -19,7 +19,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from handoff import businesstime
-from handoff.db import bulk_set
+from handoff.db import bulk_set, insert_rows
 from handoff.exceptions import NotAllowed, WrongState
 from handoff.models import (
     BusinessCalendar,
@@ -203,19 +203,20 @@ def segment_for(segments: Sequence[Segment], lead: Lead) -> Segment:
 # ---------------------------------------------------------------------------------------------
 # Clocks
 # ---------------------------------------------------------------------------------------------
-def clocks_start(*, handoffs: Sequence[Handoff], at: datetime) -> list[Milestone]:
+def clocks_start(*, handoffs: Sequence[Handoff], at: datetime, new: bool = False) -> int:
     """Start the next round of clocks (accept, first touch, follow-up) of each handoff, in its owner's calendar.
 
-    Round 1 at qualification, round N+1 when a dispute overturned the rejection. No active policy: no clocks.
+    Round 1 at qualification (`new`: the handoffs were just created, so no earlier round is looked up), round
+    N+1 when a dispute overturned the rejection. No active policy: no clocks.
     """
     policy = active_policy()
     if policy is None or not handoffs:
-        return []
+        return 0
     segments = parse_segments(policy.segments)
     cal_ids = owner_calendar_ids([h.owner_id for h in handoffs])
     handoffs = [h for h in handoffs if cal_ids[h.owner_id] is not None]
     cals = calendars_load(set(cal_ids.values()) - {None})
-    rounds = dict(
+    rounds = {} if new else dict(
         Milestone.objects.filter(handoff_id__any=[h.pk for h in handoffs])
         .values("handoff_id")
         .annotate(last=Max("round"))
@@ -235,21 +236,21 @@ def clocks_start(*, handoffs: Sequence[Handoff], at: datetime) -> list[Milestone
             windows.append((K.FOLLOW_UP, policy.follow_up_minutes * 60, policy.follow_up_attempts))
         for kind, seconds, required in windows:
             rows.append(
-                Milestone(
-                    handoff_id=handoff.pk,
-                    kind=kind,
-                    round=rounds.get(handoff.pk, 0) + 1,
-                    policy=policy,
-                    segment=segment.name,
-                    calendar_id=cal_id,
-                    started_at=at,
-                    window_seconds=seconds,
-                    due_at=businesstime.add(at, timedelta(seconds=seconds), cal),
-                    remind_at=businesstime.add(at, timedelta(seconds=round(seconds * share)), cal),
-                    attempts_required=required,
-                )
+                {
+                    "handoff_id": handoff.pk,
+                    "kind": kind,
+                    "round": rounds.get(handoff.pk, 0) + 1,
+                    "policy_id": policy.pk,
+                    "segment": segment.name,
+                    "calendar_id": cal_id,
+                    "started_at": at,
+                    "window_seconds": seconds,
+                    "due_at": businesstime.add(at, timedelta(seconds=seconds), cal),
+                    "remind_at": businesstime.add(at, timedelta(seconds=round(seconds * share)), cal),
+                    "attempts_required": required,
+                }
             )
-    return Milestone.objects.bulk_create(rows)
+    return insert_rows(Milestone, rows)
 
 
 def _open_clocks(handoff_ids: Iterable[int], kinds: Iterable[str] | None = None):
@@ -369,7 +370,7 @@ def clocks_on_transition(*, action: str, handoffs: list[Handoff], events: list[H
     ids = [h.pk for h in handoffs]
     at = events[0].at
     if action == "qualify":
-        clocks_start(handoffs=handoffs, at=at)
+        clocks_start(handoffs=handoffs, at=at, new=True)
     elif action == "accept":
         clocks_meet(handoff_ids=ids, kind=K.ACCEPT, at=at)
     elif action == "reject":

@@ -6,6 +6,8 @@ import functools
 import hashlib
 import json
 import logging
+import queue
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -140,9 +142,9 @@ class SyncConfig:
             lease_seconds=settings.CRM_SYNC_LEASE_SECONDS,
         )
 
-    @property
+    @functools.cached_property
     def crm_fields(self) -> list[str]:
-        """Every Lead field the sync reads, in a stable order."""
+        """Every Lead field the sync reads, in a stable order (asked once per record: computed once)."""
         return list(dict.fromkeys([*ALWAYS, *self.field_map.values()]))
 
     @property
@@ -393,6 +395,51 @@ def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
         yield items[start : start + size]
 
 
+def _prefetched(pages: Iterator[list[dict]]) -> Iterator[list[dict]]:
+    """Yield `pages`, reading the next one in a thread while the caller writes this one.
+
+    While the caller waits on the database, the thread downloads and parses the CRM's next page, so the
+    two overlap instead of taking turns. One page waits at most, so memory stays bounded. The reader's
+    error is raised here, in order, after the pages before it. The thread talks only to the CRM (the caller
+    must not use the same backend meanwhile), and it has ended when this generator ends, however it ends,
+    so no request outlives the run.
+    """
+    slot: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                slot.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for page in pages:
+                if not offer(("page", page)):
+                    return
+            offer(("end", None))
+        except BaseException as exc:  # handed over to the caller's thread, which decides
+            offer(("error", exc))
+
+    reader = threading.Thread(target=read, name="crm-prefetch", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, item = slot.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
 def _existing(crm_ids: Sequence[str], extra: Sequence[str] = ()) -> dict[str, dict]:
     """crm_id → stored values of the leads among `crm_ids`, deleted ones too."""
     wanted = ["pk", "crm_id", "crm_modified_at", "owner_id", "is_deleted", "is_converted", *extra]
@@ -602,7 +649,7 @@ def _import(ctx: _Context, state: SyncState) -> None:
     if total > ctx.config.bulk_threshold:
         ctx.run.used_bulk = True
         newest = state.watermark
-        for page in ctx.backend.iter_all_bulk(ctx.config.crm_fields, include_deleted=False):
+        for page in _prefetched(ctx.backend.iter_all_bulk(ctx.config.crm_fields, include_deleted=False)):
             for part in _chunks(page, BULK_APPLY):
                 _apply_page(ctx, list(part))
             newest = max(filter(None, [newest, *(_moment(r["SystemModstamp"]) for r in page)]), default=None)
