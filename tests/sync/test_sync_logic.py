@@ -200,3 +200,53 @@ def test_the_bulk_import_sets_the_watermark_only_after_every_page():
     assert run.used_bulk
     assert SyncState.objects.get().watermark == T0 + timedelta(seconds=5)
     assert Lead.objects.count() == 5
+
+
+# --- The bulk import reads ahead; statuses move clocks ---------------------------------------
+class PagedBulkCrm(MemoryCrm):
+    """Bulk pages of two rows; `fail_at_page=n` makes the n-th page raise after the earlier ones were read."""
+
+    fail_at_page: int | None = None
+
+    def iter_all_bulk(self, fields, include_deleted):
+        rows = [dict(r, IsDeleted=False) for r in self.leads.values()]
+        for number, start in enumerate(range(0, len(rows), 2), start=1):
+            if self.fail_at_page == number:
+                self.fail_at_page = None
+                raise CrmUnavailable("Bulk 2.0 results page answered 503 three times")
+            yield rows[start : start + 2]
+
+
+@override_settings(CRM_BULK_THRESHOLD=3)
+def test_a_bulk_import_failing_on_a_later_page_keeps_the_earlier_pages_and_the_rerun_completes():
+    import threading
+
+    crm = PagedBulkCrm([lead(n, at=T0 + timedelta(seconds=n)) for n in range(1, 8)])
+    crm.fail_at_page = 3
+    with pytest.raises(CrmUnavailable):
+        sync_run(backend=crm)
+    assert Lead.objects.count() == 4  # pages 1 and 2, read ahead or not, are written; page 3 never came
+    assert SyncState.objects.get().watermark is None  # bulk pages are unordered: no watermark until all are in
+    assert not [t for t in threading.enumerate() if t.name == "crm-prefetch"]  # the reader ended with the run
+
+    run = sync_run(backend=crm)
+    assert (run.outcome, run.created) == (SyncRun.Outcome.SUCCEEDED, 3)
+    assert sorted(Lead.objects.values_list("crm_id", flat=True)) == sorted(crm.leads)
+    assert SyncState.objects.get().watermark == T0 + timedelta(seconds=7)
+
+
+def test_a_crm_working_status_synced_meets_first_touch_and_other_changes_leave_clocks_alone():
+    from handoff.models import Milestone, MilestoneKind
+
+    crm = MemoryCrm([lead(1), lead(2)])
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+        assert sync_run(backend=crm).qualified == 2
+    first, second = (lead(n)["Id"] for n in (1, 2))
+    crm.leads[first].update(Status="Working - Contacted", SystemModstamp=T0 + timedelta(minutes=5))
+    crm.leads[second].update(Title="Commodore", SystemModstamp=T0 + timedelta(minutes=5))
+    with time_machine.travel(T0 + timedelta(minutes=10), tick=False):
+        sync_run(backend=crm)
+    touched = dict(
+        Milestone.objects.filter(kind=MilestoneKind.FIRST_TOUCH).values_list("handoff__lead__crm_id", "met_at")
+    )
+    assert touched == {first: T0 + timedelta(minutes=5), second: None}
