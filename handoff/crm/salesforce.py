@@ -57,7 +57,7 @@ LoginFn = Callable[[], tuple[str, str]]
 USER_FIELDS = ("Id", "Name", "FirstName", "LastName", "Email", "IsActive", "Username")
 # An `Id IN (...)` of 300 ids keeps the GET URL near 7 kB, well under Salesforce's 16 kB limit.
 IDS_PER_QUERY = 300
-BULK_PAGE_SIZE = 50_000
+BULK_PAGE_SIZE = 25_000  # rows per Bulk 2.0 results page: the sync holds two (one read ahead)
 # getDeleted serves at most 15 days back (the recycle bin); an older start needs a full reconcile.
 REPLICATION_WINDOW = timedelta(days=15)
 
@@ -220,7 +220,7 @@ class SalesforceBackend(CrmBackend):
 
     def iter_all_bulk(self, fields: list[str], include_deleted: bool) -> Iterator[list[dict]]:
         """See CrmBackend. A Bulk API 2.0 query job (queryAll with deleted rows), read `bulk_page_size` rows
-        (50,000 by default) per results page, so memory holds one page at a time."""
+        (25,000 by default) per results page, so memory holds a page or two at a time."""
         select = self._canonical("Lead", with_fields(fields, ("Id",)))
         soql = f"SELECT {', '.join(select)} FROM Lead"
         operation = Operation.query_all if include_deleted else Operation.query
