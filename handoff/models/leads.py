@@ -4,6 +4,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from .versioning import FrozenOnceApplied
+
 
 class Lead(models.Model):
     """The local mirror of one CRM lead. Never hard-deleted: a CRM delete sets `is_deleted`."""
@@ -54,7 +56,7 @@ class Lead(models.Model):
         return " ".join(part for part in (self.first_name, self.last_name) if part)
 
 
-class LeadDefinition(models.Model):
+class LeadDefinition(FrozenOnceApplied):
     """One version of the agreed MQL criteria.
 
     A version that has judged a lead is immutable: revising it creates version N+1
@@ -84,15 +86,13 @@ class LeadDefinition(models.Model):
     def __str__(self) -> str:
         return f"v{self.version} {self.name}"
 
-    def save(self, *args, **kwargs) -> None:
-        if self.pk is not None and self.has_judged:
-            stored = type(self).objects.filter(pk=self.pk).values("conditions", "version").first()
-            if stored and (stored["conditions"] != self.conditions or stored["version"] != self.version):
-                raise ValidationError(
-                    f"Definition v{self.version} has already judged leads and cannot change; "
-                    "revise it to create a new version."
-                )
-        super().save(*args, **kwargs)
+    TERMS = ("conditions", "version")
+
+    def frozen_message(self) -> str:
+        return (
+            f"Definition v{self.version} has already judged leads and cannot change; "
+            "revise it to create a new version."
+        )
 
     def clean(self) -> None:
         from handoff.rules import parse_conditions
@@ -105,6 +105,8 @@ class LeadDefinition(models.Model):
     @property
     def has_judged(self) -> bool:
         return self.pk is not None and self.handoffs.exists()
+
+    is_applied = has_judged
 
 
 class ReasonCode(models.Model):

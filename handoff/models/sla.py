@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from .handoffs import Handoff
 from .people import validate_time_zone
+from .versioning import FrozenOnceApplied
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -104,7 +105,7 @@ class Escalation(models.TextChoices):
     RECYCLE = "recycle", "Notify, and recycle the lead"
 
 
-class SlaPolicy(models.Model):
+class SlaPolicy(FrozenOnceApplied):
     """One version of the two-sided service-level agreement.
 
     Sales' side is timed (accept, first touch, follow-up per segment); marketing's side is measured (an MQL
@@ -167,15 +168,11 @@ class SlaPolicy(models.Model):
 
     TERMS = ("segments", "follow_up_attempts", "follow_up_minutes", "reminder_share", "escalation", "version")
 
-    def save(self, *args, **kwargs) -> None:
-        if self.pk is not None and self.has_clocked:
-            stored = type(self).objects.filter(pk=self.pk).values(*self.TERMS).first()
-            if stored and any(stored[f] != getattr(self, f) for f in self.TERMS):
-                raise ValidationError(
-                    f"SLA policy v{self.version} has already timed handoffs and its terms cannot change; "
-                    "create version N+1 and activate it."
-                )
-        super().save(*args, **kwargs)
+    def frozen_message(self) -> str:
+        return (
+            f"SLA policy v{self.version} has already timed handoffs and its terms cannot change; "
+            "create version N+1 and activate it."
+        )
 
     def clean(self) -> None:
         from handoff.services.sla import parse_segments
@@ -196,6 +193,8 @@ class SlaPolicy(models.Model):
     @property
     def has_clocked(self) -> bool:
         return self.pk is not None and self.milestones.exists()
+
+    is_applied = has_clocked
 
 
 class MilestoneKind(models.TextChoices):

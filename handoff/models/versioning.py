@@ -1,0 +1,32 @@
+"""Versioned agreements (lead definitions, SLA policies): a version that has been applied is frozen."""
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+class FrozenOnceApplied(models.Model):
+    """A version whose terms cannot change once it judged or timed a handoff: revise it as version N+1.
+
+    Subclasses name their terms (`TERMS`), say when they have been applied (`is_applied`) and what to tell
+    whoever tries to change one (`frozen_message`).
+    """
+
+    TERMS: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and self.is_applied:
+            stored = type(self).objects.filter(pk=self.pk).values(*self.TERMS).first()
+            if stored and any(stored[name] != getattr(self, name) for name in self.TERMS):
+                raise ValidationError(self.frozen_message())
+        super().save(*args, **kwargs)
+
+    @property
+    def is_applied(self) -> bool:
+        raise NotImplementedError
+
+    def frozen_message(self) -> str:
+        raise NotImplementedError
