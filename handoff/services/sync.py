@@ -147,6 +147,15 @@ class SyncConfig:
         """Every Lead field the sync reads, in a stable order (asked once per record: computed once)."""
         return list(dict.fromkeys([*ALWAYS, *self.field_map.values()]))
 
+    @functools.cached_property
+    def mapped_columns(self) -> list[tuple[str, str, int | None]]:
+        """(Lead field, CRM field, max length) per mapped field; no max length for a number field."""
+        plan = []
+        for local, crm in self.field_map.items():
+            model_field = Lead._meta.get_field(local)
+            plan.append((local, crm, None if isinstance(model_field, models.FloatField) else model_field.max_length))
+        return plan
+
     @property
     def update_fields(self) -> list[str]:
         return [*self.field_map, *SYNCED_FIXED]
@@ -211,14 +220,7 @@ def _moment(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value)).astimezone(UTC)
 
 
-@functools.cache
-def _mapped_columns(field_map: tuple[tuple[str, str], ...]) -> list[tuple[str, str, int | None]]:
-    """(Lead field, CRM field, max length) per mapped field; no max length for a number field."""
-    plan = []
-    for local, crm in field_map:
-        model_field = Lead._meta.get_field(local)
-        plan.append((local, crm, None if isinstance(model_field, models.FloatField) else model_field.max_length))
-    return plan
+_JSON_PLAIN = frozenset({str, float, int, bool, type(None)})
 
 
 def lead_values(record: dict, *, config: SyncConfig, owners: dict[str, int]) -> dict[str, Any]:
@@ -229,7 +231,7 @@ def lead_values(record: dict, *, config: SyncConfig, owners: dict[str, int]) -> 
     """
     values: dict[str, Any] = {
         local: _number(record.get(crm)) if max_length is None else _text(record.get(crm), max_length)
-        for local, crm, max_length in _mapped_columns(tuple(config.field_map.items()))
+        for local, crm, max_length in config.mapped_columns
     }
     owner_crm_id = record.get("OwnerId") or ""
     modstamp = _moment(record["SystemModstamp"])
@@ -242,7 +244,13 @@ def lead_values(record: dict, *, config: SyncConfig, owners: dict[str, int]) -> 
         is_deleted=False,
         crm_created_at=_moment(record.get("CreatedDate")),
         crm_modified_at=modstamp,
-        raw={name: to_api_value(record.get(name)) for name in config.crm_fields if name in record},
+        # Most values are already what the API sends; only dates and datetimes need writing back as text.
+        raw={
+            name: value if type(value) in _JSON_PLAIN else to_api_value(value)
+            for name in config.crm_fields
+            if name in record
+            for value in (record[name],)
+        },
     )
     return values
 
