@@ -52,16 +52,26 @@ def _claim(now: datetime, limit: int) -> list[SlaNotification]:
     return rows
 
 
-def _recipients(notice: SlaNotification) -> list[str]:
-    """Breach: the owner and the owner's team manager; reminder: the owner."""
-    owner = notice.handoff.owner
+def people_to_tell(owner, *, breach: bool) -> list[str]:
+    """E-mail addresses for a notice about `owner`'s handoff: the owner, and on a breach the team manager."""
     people = [owner] if owner is not None else []
-    if notice.kind == NoticeKind.BREACH and owner is not None:
+    if breach and owner is not None:
         profile = getattr(owner, "profile", None)
         team = profile.team if profile is not None else None
         if team is not None and team.manager is not None:
             people.append(team.manager)
     return list(dict.fromkeys(p.email for p in people if p.email))
+
+
+def _recipients(notice: SlaNotification) -> list[str]:
+    """Breach: the owner and the owner's team manager; reminder: the owner.
+
+    A breach whose escalation took the handoff from its owner was addressed at the scan, to the owner who
+    breached and their manager (the handoff has no owner by now).
+    """
+    if notice.recipients:
+        return [address.strip() for address in notice.recipients.split(",") if address.strip()]
+    return people_to_tell(notice.handoff.owner, breach=notice.kind == NoticeKind.BREACH)
 
 
 def notice_text(notice: SlaNotification) -> tuple[str, str]:
@@ -83,10 +93,22 @@ def notice_text(notice: SlaNotification) -> tuple[str, str]:
         f"Owner: {owner}\n"
         f"Segment: {milestone.segment} (SLA policy v{milestone.policy.version})\n"
         f"Due: {milestone.due_at.isoformat()}\n"
-        f"Status: {business_time_text(milestone, timezone.now())}\n\n"
+        f"Status: {business_time_text(milestone, timezone.now())}\n"
+        f"{_escalation_line(notice)}\n"
         f"{url}\n"
     )
     return subject, body
+
+
+def _escalation_line(notice: SlaNotification) -> str:
+    """What the policy did besides telling people, on a breach."""
+    from handoff.models.sla import Escalation
+
+    escalation = notice.milestone.policy.escalation
+    if notice.kind != NoticeKind.BREACH or escalation == Escalation.NOTIFY:
+        return ""
+    done = "given back to the team queue" if escalation == Escalation.QUEUE else "recycled to marketing's nurture"
+    return f"Escalation: under SLA policy v{notice.milestone.policy.version} the lead was {done}.\n"
 
 
 def notifications_send(*, now: datetime | None = None, limit: int = 200) -> SendResult:

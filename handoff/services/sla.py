@@ -542,6 +542,8 @@ def clocks_first_touch_by_status(*, lead_ids: Sequence[int], at: datetime | None
 class ScanResult:
     notice: str
     flagged: list[tuple[int, int, str]] = field(default_factory=list)  # (milestone id, handoff id, kind)
+    requeued: list[int] = field(default_factory=list)  # handoff ids the escalation gave back to the queue
+    recycled: list[int] = field(default_factory=list)  # handoff ids the escalation recycled
 
     @property
     def count(self) -> int:
@@ -572,8 +574,63 @@ def sla_scan(*, notice: str, now: datetime | None = None, limit: int = SCAN_BATC
         else:
             result.flagged = _scan_plain(notice, now, limit)
         if result.flagged:
+            if notice == NoticeKind.BREACH:
+                result.requeued, result.recycled = sla_escalate(milestone_ids=[m for m, _, _ in result.flagged])
             _queue_send_on_commit()
     return result
+
+
+ESCALATION_REASON = "sla_breach"  # the recycle reason the escalation gives (seeded by migration 0007)
+
+
+def sla_escalate(*, milestone_ids: Sequence[int], at: datetime | None = None) -> tuple[list[int], list[int]]:
+    """Apply the escalation of each breached clock's policy to its handoff, as the SLA escalation.
+
+    "queue": the handoff goes back to the team queue (unowned), if a rep still holds it; "recycle": the lead
+    goes back to marketing's nurture with the reason `sla_breach`, if the handoff is still qualified or
+    accepted; "notify" does nothing more than the notice. Called by the breach scan in its transaction, so
+    each breach escalates exactly once: the scan flags a clock once. A handoff whose state no longer allows
+    the action is left alone. Returns (requeued handoff ids, recycled handoff ids).
+    """
+    from handoff.models.handoffs import HandoffState
+    from handoff.models.sla import Escalation
+
+    from .handoffs import MAX_BATCH, handoffs_reassign, handoffs_recycle
+
+    at = at or timezone.now()
+    requeue: dict[int, set[str]] = {}
+    recycle: dict[int, set[str]] = {}
+    breached = (
+        Milestone.objects.filter(pk__any=list(milestone_ids), policy__escalation__in=[Escalation.QUEUE,
+                                                                                        Escalation.RECYCLE])
+        .values_list("handoff_id", "kind", "policy__escalation", "handoff__state", "handoff__owner_id")
+    )
+    for handoff_id, kind, escalation, state, owner_id in breached:
+        if escalation == Escalation.QUEUE and owner_id is not None and state in OPEN_STATES:
+            requeue.setdefault(handoff_id, set()).add(kind)
+        elif escalation == Escalation.RECYCLE and state in (HandoffState.QUALIFIED, HandoffState.ACCEPTED):
+            recycle.setdefault(handoff_id, set()).add(kind)
+
+    def what(kinds: set[str]) -> str:
+        return " and ".join(sorted(K(kind).label.lower() for kind in kinds))
+
+    if requeue:
+        _address_breach_notices(list(requeue), milestone_ids)
+    requeued, recycled = [], []
+    # One batch per note, so each event says which clock ran out.
+    for done, targets, act in (
+        (requeued, requeue, lambda ids, note: handoffs_reassign(
+            handoffs=ids, actor=Actor.system(), owner=None, note=note, at=at)),
+        (recycled, recycle, lambda ids, note: handoffs_recycle(
+            handoffs=ids, actor=Actor.system(), reason=ESCALATION_REASON, note=note, at=at)),
+    ):
+        by_note: dict[str, list[int]] = {}
+        for handoff_id, kinds in sorted(targets.items()):
+            by_note.setdefault(f"SLA breached: {what(kinds)} not within the agreed time.", []).append(handoff_id)
+        for note, ids in by_note.items():
+            for start in range(0, len(ids), MAX_BATCH):
+                done += [h.pk for h in act(ids[start : start + MAX_BATCH], note)]
+    return requeued, recycled
 
 
 def _scan_postgresql(notice: str, now: datetime, limit: int) -> list[tuple[int, int, str]]:
@@ -635,17 +692,40 @@ def _scan_plain(notice: str, now: datetime, limit: int) -> list[tuple[int, int, 
 
 
 def sla_scan_all(*, now: datetime | None = None, limit: int = SCAN_BATCH, max_batches: int = 100) -> dict[str, int]:
-    """Breaches then reminders, batch after batch until none is left (or `max_batches`). Returns counts."""
-    counts = {}
+    """Breaches then reminders, batch after batch until none is left (or `max_batches`).
+
+    Returns counts: clocks flagged per notice kind, and handoffs the escalation requeued or recycled.
+    """
+    counts = {"requeued": 0, "recycled": 0}
     for notice in (NoticeKind.BREACH, NoticeKind.REMINDER):
         total = 0
         for _ in range(max_batches):
-            flagged = sla_scan(notice=notice, now=now, limit=limit).count
-            total += flagged
-            if flagged < limit:
+            result = sla_scan(notice=notice, now=now, limit=limit)
+            total += result.count
+            counts["requeued"] += len(result.requeued)
+            counts["recycled"] += len(result.recycled)
+            if result.count < limit:
                 break
         counts[str(notice)] = total
     return counts
+
+
+def _address_breach_notices(handoff_ids: list[int], milestone_ids: Sequence[int]) -> None:
+    """Address the breach notices of handoffs about to go back to the queue to the owner who breached (and
+    their manager) now, while the handoff still names that owner."""
+    from django.contrib.auth import get_user_model
+
+    from .notifications import people_to_tell
+
+    owners = dict(Handoff.objects.filter(pk__any=handoff_ids).values_list("pk", "owner_id"))
+    users = get_user_model().objects.select_related("profile__team__manager").in_bulk(set(owners.values()))
+    by_recipients: dict[str, list[int]] = defaultdict(list)
+    for handoff_id, owner_id in owners.items():
+        by_recipients[", ".join(people_to_tell(users.get(owner_id), breach=True))].append(handoff_id)
+    for recipients, ids in by_recipients.items():
+        SlaNotification.objects.filter(
+            milestone_id__any=list(milestone_ids), milestone__handoff_id__any=ids, kind=NoticeKind.BREACH
+        ).update(recipients=recipients)
 
 
 def _queue_send_on_commit() -> None:

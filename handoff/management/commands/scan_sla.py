@@ -16,14 +16,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, limit: int, send: bool, **options) -> None:
         for notice in (NoticeKind.BREACH, NoticeKind.REMINDER):
-            flagged = []
+            flagged, requeued, recycled = [], 0, 0
             while True:
-                batch = sla_scan(notice=notice, limit=limit).flagged
-                flagged += batch
-                if len(batch) < limit:
+                result = sla_scan(notice=notice, limit=limit)
+                flagged += result.flagged
+                requeued += len(result.requeued)
+                recycled += len(result.recycled)
+                if result.count < limit:
                     break
             label = "breached" if notice == NoticeKind.BREACH else "due a reminder"
             self.stdout.write(f"{len(flagged)} clock(s) {label}")
+            if requeued or recycled:
+                self.stdout.write(f"escalation: {requeued} handoff(s) back to the queue, {recycled} recycled")
             clocks = Milestone.objects.select_related("handoff__lead", "handoff__owner").in_bulk(
                 [pk for pk, _, _ in flagged[:50]]
             )
