@@ -6,7 +6,7 @@ from handoff.exceptions import DomainError
 from handoff.forms import BulkRejectForm
 from handoff.models import Role
 from handoff.selectors.handoffs import handoffs_of_rep
-from handoff.selectors.sla import deadlines
+from handoff.selectors.sla import by_urgency, deadlines
 from handoff.services.actors import Actor
 from handoff.services.handoffs import handoffs_reject
 
@@ -15,9 +15,10 @@ from .common import page, paginate, reasons_by_kind, with_actions
 
 @page(Role.SALES_REP)
 def my_handoffs(request):
-    """GET lists the rep's handoffs; POST rejects the ticked ones with one reason, all or none."""
+    """GET lists the rep's handoffs, most urgent first; POST rejects the ticked ones with one reason, all or none."""
     show_all = request.GET.get("show") == "all"
-    handoffs = handoffs_of_rep(request.user, open_only=not show_all).select_related("owner__profile")
+    # Most urgent first: the most overdue deadline, then the soonest, then handoffs with no clock running.
+    handoffs = by_urgency(handoffs_of_rep(request.user, open_only=not show_all)).select_related("owner__profile")
     status = 200
     form = None
     if request.method == "POST":

@@ -21,14 +21,26 @@ def events(handoff: Handoff) -> list[str]:
     return list(HandoffEvent.objects.filter(handoff=handoff).values_list("action", flat=True))
 
 
-def test_my_handoffs_lists_the_reps_open_handoffs_newest_first_with_their_actions(cast, browser):
+def test_my_handoffs_lists_the_reps_open_handoffs_most_urgent_first_with_their_actions(cast, browser):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from handoff.models import Milestone
+
     older = qualify(cast, first_name="Older", company="Acme", lead_source="Webinar", score=81)
-    newer = qualify(cast, first_name="Newer")
+    hot = qualify(cast, first_name="Hot", lead_source="Demo Request")  # 15 business minutes to accept
+    overdue = qualify(cast, first_name="Overdue")
+    Milestone.objects.filter(handoff=overdue).update(due_at=timezone.now() - timedelta(hours=1))
+    no_clock = qualify(cast, first_name="Clockless")
+    Milestone.objects.filter(handoff=no_clock).update(met_at=timezone.now())
     theirs = handoff_qualify(lead=make_lead(owner=cast.other_rep, first_name="Theirs"), actor=cast.actor("marketer"))
 
     text = browser("rep").get(reverse("my_handoffs")).text
 
-    assert text.index(str(newer.lead)) < text.index(str(older.lead))
+    order = [text.index(str(h.lead)) for h in (overdue, hot, older, no_clock)]
+    assert order == sorted(order)  # breached first, then the soonest deadline, the clockless last
+    assert "breached 1 h" in text
     assert str(theirs.lead) not in text
     for shown in ("Acme", "Webinar", "81", "Qualified"):
         assert shown in text
