@@ -600,9 +600,11 @@ def sla_escalate(*, milestone_ids: Sequence[int], at: datetime | None = None) ->
     at = at or timezone.now()
     requeue: dict[int, set[str]] = {}
     recycle: dict[int, set[str]] = {}
+    acting = [Escalation.QUEUE, Escalation.RECYCLE]
+    if not SlaPolicy.objects.filter(escalation__in=acting).exists():
+        return [], []  # every policy only notifies: nothing to look up per clock
     breached = (
-        Milestone.objects.filter(pk__any=list(milestone_ids), policy__escalation__in=[Escalation.QUEUE,
-                                                                                        Escalation.RECYCLE])
+        Milestone.objects.filter(pk__any=list(milestone_ids), policy__escalation__in=acting)
         .values_list("handoff_id", "kind", "policy__escalation", "handoff__state", "handoff__owner_id")
     )
     for handoff_id, kind, escalation, state, owner_id in breached:
