@@ -41,7 +41,7 @@ from .actors import Actor
 from .handoffs import Party, on_transition, parties
 
 K = MilestoneKind
-SCAN_BATCH = 5000
+SCAN_BATCH = 10_000  # clocks per scan statement: one sort of the due rows per batch, locks held for ~0.2 s
 
 
 # ---------------------------------------------------------------------------------------------
