@@ -83,9 +83,6 @@ class LeadDefinition(FrozenOnceApplied):
             models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_definition")
         ]
 
-    def __str__(self) -> str:
-        return f"v{self.version} {self.name}"
-
     TERMS = ("conditions", "version")
 
     def frozen_message(self) -> str:

@@ -163,9 +163,6 @@ class SlaPolicy(FrozenOnceApplied):
             models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_sla_policy")
         ]
 
-    def __str__(self) -> str:
-        return f"v{self.version} {self.name}"
-
     TERMS = ("segments", "follow_up_attempts", "follow_up_minutes", "reminder_share", "escalation", "version")
 
     def frozen_message(self) -> str:

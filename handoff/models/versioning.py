@@ -8,14 +8,17 @@ from django.db import models
 class FrozenOnceApplied(models.Model):
     """A version whose terms cannot change once it judged or timed a handoff: revise it as version N+1.
 
-    Subclasses name their terms (`TERMS`), say when they have been applied (`is_applied`) and what to tell
-    whoever tries to change one (`frozen_message`).
+    Subclasses have `version` and `name` fields, name their terms (`TERMS`), say when they have been
+    applied (`is_applied`) and what to tell whoever tries to change a term (`frozen_message`).
     """
 
     TERMS: tuple[str, ...] = ()
 
     class Meta:
         abstract = True
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.name}"  # every versioned agreement has a version number and a name
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None and self.is_applied:
