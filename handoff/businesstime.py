@@ -671,3 +671,65 @@ def next_open(instant: datetime, cal: Calendar) -> datetime:
 def is_open(instant: datetime, cal: Calendar) -> bool:
     """Whether business time is running at `instant` (opening instant open, closing instant not)."""
     return cal._is_open_us(_to_us(instant, "instant"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Calendars from stored values (a BusinessCalendar row and its CalendarDay rows)
+# ---------------------------------------------------------------------------------------------
+def _day_intervals(raw, what: str) -> list:
+    if not isinstance(raw, list):
+        raise ValueError(f"{what}: expected a list of [start, end] pairs, got {raw!r}.")
+    return [tuple(pair) if isinstance(pair, list) else pair for pair in raw]
+
+
+def _freeze(value):
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+@functools.lru_cache(maxsize=256)
+def _built(time_zone, weekly, country, subdivision, closures, extra) -> Calendar:
+    # Cached by value: a Calendar memoises its open time, so reusing one instance keeps add/between fast.
+    return Calendar.build(
+        time_zone,
+        weekly,
+        holiday_country=country,
+        holiday_subdivision=subdivision,
+        closures=closures,
+        extra_days=dict(extra),
+    )
+
+
+def calendar_from_values(
+    *,
+    time_zone: str,
+    weekly_hours,
+    holiday_country: str = "",
+    holiday_subdivision: str = "",
+    days: Iterable[tuple[date, list]] = (),
+) -> Calendar:
+    """A calendar from stored values (JSON lists); ValueError with an admin-readable message when invalid.
+
+    `days` are (date, hours) exceptions: no hours closes the day, hours replace the weekly hours of that date.
+    """
+    if not isinstance(weekly_hours, list) or len(weekly_hours) != 7:
+        raise ValueError("Weekly hours: expected seven lists of [start, end] pairs, Monday first.")
+    weekly = [
+        _day_intervals(day, f"Weekly hours for {name}")
+        for day, name in zip(weekly_hours, _WEEKDAY_NAMES, strict=True)
+    ]
+    closures, extra = [], {}
+    for day, hours in days:
+        if hours:
+            extra[day] = _day_intervals(hours, f"Hours of {day.isoformat()}")
+        else:
+            closures.append(day)
+    return _built(
+        time_zone,
+        _freeze(weekly),
+        holiday_country.strip() or None,
+        holiday_subdivision.strip() or None,
+        tuple(sorted(closures)),
+        tuple(sorted((d, _freeze(h)) for d, h in extra.items())),
+    )

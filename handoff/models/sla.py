@@ -8,6 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from handoff import businesstime
+from handoff.segments import parse_segments
+
 from .handoffs import Handoff
 from .people import validate_time_zone
 from .versioning import FrozenOnceApplied
@@ -48,11 +51,10 @@ class BusinessCalendar(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from handoff.services.sla import calendar_from_values
 
         days = list(self.days.all()) if self.pk else []
         try:
-            calendar_from_values(
+            businesstime.calendar_from_values(
                 time_zone=self.time_zone,
                 weekly_hours=self.weekly_hours,
                 holiday_country=self.holiday_country,
@@ -89,12 +91,11 @@ class CalendarDay(models.Model):
         return f"{self.date} {'closed' if not self.hours else 'open'}"
 
     def clean(self) -> None:
-        from handoff.services.sla import calendar_from_values
 
         if not self.hours or self.date is None:
             return
         try:
-            calendar_from_values(time_zone="UTC", weekly_hours=[[]] * 7, days=[(self.date, self.hours)])
+            businesstime.calendar_from_values(time_zone="UTC", weekly_hours=[[]] * 7, days=[(self.date, self.hours)])
         except ValueError as exc:
             raise ValidationError({"hours": str(exc)}) from exc
 
@@ -172,7 +173,6 @@ class SlaPolicy(FrozenOnceApplied):
         )
 
     def clean(self) -> None:
-        from handoff.services.sla import parse_segments
 
         try:
             parse_segments(self.segments)

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from handoff import businesstime
 from handoff.models import Handoff, Lead, Milestone
+from handoff.selectors.calendars import calendars_load
 
 # Clocks with a deadline ahead or overdue: not met, not stopped, not paused (breached ones too: most urgent).
 _TICKING = {"met_at__isnull": True, "stopped_at__isnull": True, "paused_at__isnull": True}
@@ -72,7 +73,6 @@ def next_milestone(handoff: Handoff) -> Milestone | None:
 
 
 def _calendar(calendar_id: int) -> businesstime.Calendar:
-    from handoff.services.sla import calendars_load
 
     return calendars_load([calendar_id])[calendar_id]
 
@@ -102,7 +102,6 @@ def business_time_text(milestone: Milestone, now: datetime | None = None) -> str
 
 def deadlines(handoffs: Iterable[Handoff], now: datetime | None = None) -> dict[int, tuple[Milestone, str]]:
     """handoff id → (its next deadline's clock, its wording), in two queries for a whole page of handoffs."""
-    from handoff.services.sla import calendars_load
 
     now = now or timezone.now()
     nearest: dict[int, Milestone] = {}

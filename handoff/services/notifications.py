@@ -101,14 +101,30 @@ def notice_text(notice: SlaNotification) -> tuple[str, str]:
 
 
 def _escalation_line(notice: SlaNotification) -> str:
-    """What the policy did besides telling people, on a breach."""
-    from handoff.models.sla import Escalation
+    """On a breach, what the SLA escalation did besides telling people, if anything.
 
-    escalation = notice.milestone.policy.escalation
-    if notice.kind != NoticeKind.BREACH or escalation == Escalation.NOTIFY:
+    Read from the system's event the escalation wrote in the scan that wrote this notice (same instant), not
+    from the policy alone: a handoff the rules did not let the escalation move was left as it was.
+    """
+    from handoff.models import HandoffEvent
+    from handoff.models.handoffs import ActorKind
+
+    if notice.kind != NoticeKind.BREACH:
         return ""
-    done = "given back to the team queue" if escalation == Escalation.QUEUE else "recycled to marketing's nurture"
-    return f"Escalation: under SLA policy v{notice.milestone.policy.version} the lead was {done}.\n"
+    action = (
+        HandoffEvent.objects.filter(
+            handoff_id=notice.milestone.handoff_id,
+            at=notice.created_at,
+            actor_kind=ActorKind.SYSTEM,
+            action__in=["reassign", "recycle"],
+        )
+        .values_list("action", flat=True)
+        .first()
+    )
+    if action is None:
+        return ""
+    done = "given back to the team queue" if action == "reassign" else "recycled to marketing's nurture"
+    return f"Escalation: the lead was {done}.\n"
 
 
 def notifications_send(*, now: datetime | None = None, limit: int = 200) -> SendResult:

@@ -6,144 +6,46 @@ Business-time maths is `handoff.businesstime`, shared with the reports.
 """
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from handoff import businesstime
 from handoff.db import bulk_set, insert_rows
 from handoff.exceptions import NotAllowed, WrongState
 from handoff.models import (
-    BusinessCalendar,
-    CalendarDay,
     Handoff,
     HandoffEvent,
-    Lead,
     Milestone,
     MilestoneKind,
-    RepProfile,
     SlaNotification,
     SlaPolicy,
 )
 from handoff.models.handoffs import OPEN_STATES
-from handoff.models.sla import RUNNING, NoticeKind, PausedBy
-from handoff.rules import Condition, matches, parse_conditions
+from handoff.models.sla import RUNNING, Escalation, NoticeKind, PausedBy
+from handoff.segments import parse_segments, segment_for
+from handoff.selectors.calendars import calendars_load, owner_calendar_ids
 
 from .actors import Actor
-from .handoffs import Party, on_transition, parties
+from .handoffs import (
+    MAX_BATCH,
+    RULES,
+    Action,
+    Party,
+    handoffs_reassign,
+    handoffs_recycle,
+    on_transition,
+    parties,
+)
 
 K = MilestoneKind
 SCAN_BATCH = 10_000  # clocks per scan statement: one sort of the due rows per batch, locks held for ~0.2 s
-
-
-# ---------------------------------------------------------------------------------------------
-# Calendars
-# ---------------------------------------------------------------------------------------------
-def _day_intervals(raw: Any, what: str) -> list:
-    if not isinstance(raw, list):
-        raise ValueError(f"{what}: expected a list of [start, end] pairs, got {raw!r}.")
-    return [tuple(pair) if isinstance(pair, list) else pair for pair in raw]
-
-
-def calendar_from_values(
-    *,
-    time_zone: str,
-    weekly_hours: Any,
-    holiday_country: str = "",
-    holiday_subdivision: str = "",
-    days: Iterable[tuple[date, list]] = (),
-) -> businesstime.Calendar:
-    """A business-time calendar from stored values; ValueError with an admin-readable message when invalid."""
-    if not isinstance(weekly_hours, list) or len(weekly_hours) != 7:
-        raise ValueError("Weekly hours: expected seven lists of [start, end] pairs, Monday first.")
-    weekly = [
-        _day_intervals(day, f"Weekly hours for {name}") for day, name in zip(weekly_hours, _WEEKDAYS, strict=True)
-    ]
-    closures, extra = [], {}
-    for day, hours in days:
-        if hours:
-            extra[day] = _day_intervals(hours, f"Hours of {day.isoformat()}")
-        else:
-            closures.append(day)
-    return _build_calendar(
-        time_zone,
-        _freeze(weekly),
-        holiday_country.strip() or None,
-        holiday_subdivision.strip() or None,
-        tuple(sorted(closures)),
-        tuple(sorted((d, _freeze(h)) for d, h in extra.items())),
-    )
-
-
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
-@functools.lru_cache(maxsize=256)
-def _build_calendar(time_zone, weekly, country, subdivision, closures, extra) -> businesstime.Calendar:
-    # Cached by value: a Calendar memoises its open time, so reusing one instance keeps add/between fast.
-    return businesstime.Calendar.build(
-        time_zone,
-        weekly,
-        holiday_country=country,
-        holiday_subdivision=subdivision,
-        closures=closures,
-        extra_days=dict(extra),
-    )
-
-
-def calendars_load(ids: Iterable[int]) -> dict[int, businesstime.Calendar]:
-    """The business-time calendars of these BusinessCalendar ids, in two queries."""
-    ids = set(ids)
-    days: dict[int, list] = defaultdict(list)
-    for row in CalendarDay.objects.filter(calendar_id__in=ids).values_list(
-        "calendar_id", "date", "hours"
-    ):
-        days[row[0]].append((row[1], row[2]))
-    return {
-        row["pk"]: calendar_from_values(
-            time_zone=row["time_zone"],
-            weekly_hours=row["weekly_hours"],
-            holiday_country=row["holiday_country"],
-            holiday_subdivision=row["holiday_subdivision"],
-            days=days[row["pk"]],
-        )
-        for row in BusinessCalendar.objects.filter(pk__in=ids).values(
-            "pk", "time_zone", "weekly_hours", "holiday_country", "holiday_subdivision"
-        )
-    }
-
-
-def default_calendar_id() -> int | None:
-    return BusinessCalendar.objects.filter(is_default=True).values_list("pk", flat=True).first()
-
-
-def owner_calendar_ids(owner_ids: Iterable[int | None]) -> dict[int | None, int | None]:
-    """owner id → calendar id: the rep's calendar, else the rep's team's, else the default (also for the queue).
-
-    None only when no calendar applies at all (no default marked): such handoffs get no clocks.
-    """
-    owner_ids = list(owner_ids)
-    default = default_calendar_id()
-    found: dict[int | None, int] = {None: default}
-    for user_id, own, team in RepProfile.objects.filter(user_id__in={o for o in owner_ids if o}).values_list(
-        "user_id", "calendar_id", "team__calendar_id"
-    ):
-        found[user_id] = own or team or default
-    return {owner: found.get(owner, default) for owner in owner_ids}
 
 
 def _secs(delta: timedelta) -> int:
@@ -153,51 +55,8 @@ def _secs(delta: timedelta) -> int:
 # ---------------------------------------------------------------------------------------------
 # Policies
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Segment:
-    name: str
-    when: tuple[tuple[Condition, ...], ...]
-    accept_minutes: int
-    first_touch_minutes: int
-
-    def matches(self, lead: Lead) -> bool:
-        return not self.when or any(matches(alternative, lead) for alternative in self.when)
-
-
-def parse_segments(raw: Any) -> list[Segment]:
-    """Validate a policy's segments; ValueError naming the bad segment. The last must match every lead."""
-    if not isinstance(raw, list) or not raw:
-        raise ValueError("segments must be a non-empty list; the last one (\"when\": []) catches every lead.")
-    found = []
-    for i, item in enumerate(raw):
-        where = f"segment {i + 1}"
-        if not isinstance(item, dict) or not str(item.get("name", "")).strip():
-            raise ValueError(f"{where}: expected an object with a 'name'.")
-        when = item.get("when", [])
-        if not isinstance(when, list) or not all(isinstance(alt, list) and alt for alt in when):
-            raise ValueError(f"{where}: 'when' must be a list of non-empty condition lists (any of them holds).")
-        try:
-            alternatives = tuple(tuple(parse_conditions(alt)) for alt in when)
-        except ValueError as exc:
-            raise ValueError(f"{where}: {exc}") from None
-        minutes = {}
-        for key in ("accept_minutes", "first_touch_minutes"):
-            value = item.get(key)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{where}: '{key}' must be a positive whole number of business minutes.")
-            minutes[key] = value
-        found.append(Segment(str(item["name"]).strip()[:40], alternatives, **minutes))
-    if found[-1].when:
-        raise ValueError("The last segment must have \"when\": [] so that every lead has a segment.")
-    return found
-
-
 def active_policy() -> SlaPolicy | None:
     return SlaPolicy.objects.filter(is_active=True).first()
-
-
-def segment_for(segments: Sequence[Segment], lead: Lead) -> Segment:
-    return next(s for s in segments if s.matches(lead))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -575,64 +434,96 @@ def sla_scan(*, notice: str, now: datetime | None = None, limit: int = SCAN_BATC
             result.flagged = _scan_plain(notice, now, limit)
         if result.flagged:
             if notice == NoticeKind.BREACH:
-                result.requeued, result.recycled = sla_escalate(milestone_ids=[m for m, _, _ in result.flagged])
+                result.requeued, result.recycled = sla_escalate(
+                    milestone_ids=[m for m, _, _ in result.flagged], at=now
+                )
             _queue_send_on_commit()
     return result
 
 
 ESCALATION_REASON = "sla_breach"  # the recycle reason the escalation gives (seeded by migration 0007)
 
+# The breached clocks each escalation acts on. Queue: a lead nobody accepted or touched in time goes back to
+# the team queue for someone who will. Recycle: a lead nobody accepted or followed up in time goes back to
+# marketing's nurture (a first touch that came late is not a reason to drop a lead the rep is working).
+ESCALATION_CLOCKS: dict[str, tuple[str, ...]] = {
+    Escalation.QUEUE: (K.ACCEPT, K.FIRST_TOUCH),
+    Escalation.RECYCLE: (K.ACCEPT, K.FOLLOW_UP),
+}
+
+
+def _system_may(action: Action) -> frozenset[str]:
+    """The states the rules of engagement let the SLA escalation (Party.SYSTEM) take `action` from."""
+    return frozenset().union(*(rule.sources for rule in RULES[action] if Party.SYSTEM in rule.parties))
+
 
 def sla_escalate(*, milestone_ids: Sequence[int], at: datetime | None = None) -> tuple[list[int], list[int]]:
-    """Apply the escalation of each breached clock's policy to its handoff, as the SLA escalation.
+    """Apply the escalation of each breached clock's policy to its handoff, as the system actor, in batches.
 
-    "queue": the handoff goes back to the team queue (unowned), if a rep still holds it; "recycle": the lead
-    goes back to marketing's nurture with the reason `sla_breach`, if the handoff is still qualified or
-    accepted; "notify" does nothing more than the notice. Called by the breach scan in its transaction, so
-    each breach escalates exactly once: the scan flags a clock once. A handoff whose state no longer allows
-    the action is left alone. Returns (requeued handoff ids, recycled handoff ids).
+    "queue": an accept or first-touch breach gives the handoff back to the team queue (owner None), if a rep
+    still holds it; "recycle": an accept or follow-up breach sends the lead back to marketing's nurture with the
+    reason `sla_breach`; "notify" does nothing more than the notice. A handoff in a state the rules do not let
+    the system act from is left alone (so is one whose breached clock the escalation does not act on); should
+    both apply to one handoff (its clocks under different policy versions), recycling wins. Called by the breach
+    scan in its transaction, so each breach escalates exactly once: the scan flags a clock once. The event
+    notes say which clock ran out. Returns (requeued handoff ids, recycled handoff ids).
     """
-    from handoff.models.handoffs import HandoffState
-    from handoff.models.sla import Escalation
-
-    from .handoffs import MAX_BATCH, handoffs_reassign, handoffs_recycle
-
     at = at or timezone.now()
-    requeue: dict[int, set[str]] = {}
-    recycle: dict[int, set[str]] = {}
-    acting = [Escalation.QUEUE, Escalation.RECYCLE]
-    if not SlaPolicy.objects.filter(escalation__in=acting).exists():
+    if not milestone_ids or not SlaPolicy.objects.filter(escalation__in=list(ESCALATION_CLOCKS)).exists():
         return [], []  # every policy only notifies: nothing to look up per clock
-    breached = (
-        Milestone.objects.filter(pk__any=list(milestone_ids), policy__escalation__in=acting)
-        .values_list("handoff_id", "kind", "policy__escalation", "handoff__state", "handoff__owner_id")
-    )
-    for handoff_id, kind, escalation, state, owner_id in breached:
-        if escalation == Escalation.QUEUE and owner_id is not None and state in OPEN_STATES:
-            requeue.setdefault(handoff_id, set()).add(kind)
-        elif escalation == Escalation.RECYCLE and state in (HandoffState.QUALIFIED, HandoffState.ACCEPTED):
-            recycle.setdefault(handoff_id, set()).add(kind)
-
-    def what(kinds: set[str]) -> str:
-        return " and ".join(sorted(K(kind).label.lower() for kind in kinds))
-
+    acting = Q()
+    for escalation, kinds in ESCALATION_CLOCKS.items():
+        acting |= Q(policy__escalation=escalation, kind__in=kinds)
+    breached: dict[str, dict[int, set[str]]] = {escalation: defaultdict(set) for escalation in ESCALATION_CLOCKS}
+    for handoff_id, kind, escalation in Milestone.objects.filter(acting, pk__any=list(milestone_ids)).values_list(
+        "handoff_id", "kind", "policy__escalation"
+    ):
+        breached[escalation][handoff_id].add(kind)
+    ids = sorted({handoff_id for by_handoff in breached.values() for handoff_id in by_handoff})
+    if not ids:
+        return [], []
+    # Locked (in id order, as the transitions lock) before their state is read: a state read unlocked could
+    # change before the transition's own lock, and its refusal would roll back the whole scan.
+    now_in = {
+        pk: (state, owner_id)
+        for pk, state, owner_id in Handoff.objects.select_for_update(of=("self",))
+        .filter(pk__any=ids)
+        .order_by("pk")
+        .values_list("pk", "state", "owner_id")
+    }
+    may_recycle, may_reassign = _system_may(Action.RECYCLE), _system_may(Action.REASSIGN)
+    recycle = {h: kinds for h, kinds in breached[Escalation.RECYCLE].items() if now_in[h][0] in may_recycle}
+    requeue = {
+        h: kinds
+        for h, kinds in breached[Escalation.QUEUE].items()
+        if h not in recycle and now_in[h][0] in may_reassign and now_in[h][1] is not None
+    }
     if requeue:
         _address_breach_notices(list(requeue), milestone_ids)
-    requeued, recycled = [], []
-    # One batch per note, so each event says which clock ran out.
-    for done, targets, act in (
-        (requeued, requeue, lambda ids, note: handoffs_reassign(
-            handoffs=ids, actor=Actor.system(), owner=None, note=note, at=at)),
-        (recycled, recycle, lambda ids, note: handoffs_recycle(
-            handoffs=ids, actor=Actor.system(), reason=ESCALATION_REASON, note=note, at=at)),
-    ):
-        by_note: dict[str, list[int]] = {}
-        for handoff_id, kinds in sorted(targets.items()):
-            by_note.setdefault(f"SLA breached: {what(kinds)} not within the agreed time.", []).append(handoff_id)
-        for note, ids in by_note.items():
-            for start in range(0, len(ids), MAX_BATCH):
-                done += [h.pk for h in act(ids[start : start + MAX_BATCH], note)]
+    system = Actor.system()
+    requeued = _escalate_in_batches(
+        requeue, lambda batch, note: handoffs_reassign(handoffs=batch, actor=system, owner=None, note=note, at=at)
+    )
+    recycled = _escalate_in_batches(
+        recycle,
+        lambda batch, note: handoffs_recycle(
+            handoffs=batch, actor=system, reason=ESCALATION_REASON, note=note, at=at
+        ),
+    )
     return requeued, recycled
+
+
+def _escalate_in_batches(targets: dict[int, set[str]], act) -> list[int]:
+    """One batch service call per note (each event says which clock ran out) and per MAX_BATCH handoffs."""
+    by_note: dict[str, list[int]] = defaultdict(list)
+    for handoff_id, kinds in sorted(targets.items()):
+        clocks = " and ".join(K(kind).label.lower() for kind in K.values if kind in kinds)
+        by_note[f"SLA breached: {clocks} not within the agreed time."].append(handoff_id)
+    done: list[int] = []
+    for note, ids in by_note.items():
+        for start in range(0, len(ids), MAX_BATCH):
+            done += [handoff.pk for handoff in act(ids[start : start + MAX_BATCH], note)]
+    return sorted(done)
 
 
 def _scan_postgresql(notice: str, now: datetime, limit: int) -> list[tuple[int, int, str]]:

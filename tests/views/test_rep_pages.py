@@ -28,8 +28,12 @@ def test_my_handoffs_lists_the_reps_open_handoffs_most_urgent_first_with_their_a
 
     from handoff.models import Milestone
 
-    older = qualify(cast, first_name="Older", company="Acme", lead_source="Webinar", score=81)
-    hot = qualify(cast, first_name="Hot", lead_source="Demo Request")  # 15 business minutes to accept
+    # Qualified in an order that is neither the urgency order nor its reverse. "Older" is a standard lead (score
+    # under 80): its next deadline is the first touch, two business hours out; "Hot" has 15 minutes to accept.
+    older = qualify(cast, first_name="Older", company="Acme", lead_source="Webinar", score=61)
+    hot = qualify(cast, first_name="Hot", lead_source="Demo Request")
+    long_overdue = qualify(cast, first_name="Longest")
+    Milestone.objects.filter(handoff=long_overdue).update(due_at=timezone.now() - timedelta(hours=3))
     overdue = qualify(cast, first_name="Overdue")
     Milestone.objects.filter(handoff=overdue).update(due_at=timezone.now() - timedelta(hours=1))
     no_clock = qualify(cast, first_name="Clockless")
@@ -38,11 +42,12 @@ def test_my_handoffs_lists_the_reps_open_handoffs_most_urgent_first_with_their_a
 
     text = browser("rep").get(reverse("my_handoffs")).text
 
-    order = [text.index(str(h.lead)) for h in (overdue, hot, older, no_clock)]
-    assert order == sorted(order)  # breached first, then the soonest deadline, the clockless last
-    assert "breached 1 h" in text
+    # The most overdue first, then the soonest deadline, the handoffs with no clock running last.
+    order = [text.index(str(h.lead)) for h in (long_overdue, overdue, hot, older, no_clock)]
+    assert order == sorted(order)
+    assert "breached 3 h" in text and "breached 1 h" in text
     assert str(theirs.lead) not in text
-    for shown in ("Acme", "Webinar", "81", "Qualified"):
+    for shown in ("Acme", "Webinar", "61", "Qualified"):
         assert shown in text
     assert reverse("handoff_action", args=[older.pk, "accept"]) in text
     assert reverse("handoff_action", args=[older.pk, "reject"]) in text
