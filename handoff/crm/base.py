@@ -232,11 +232,15 @@ class CrmBackend(abc.ABC):
         """The active picklist values of Lead.Status, in the CRM's order."""
 
     @abc.abstractmethod
-    def iter_changed(self, since: datetime | None, fields: list[str], page_size: int) -> Iterator[list[dict]]:
+    def iter_changed(
+        self, since: datetime | None, fields: list[str], page_size: int, *, include_deleted: bool = False
+    ) -> Iterator[list[dict]]:
         """Yield pages of leads with SystemModstamp >= `since` (all when None), ordered by SystemModstamp, Id.
 
         The consumer commits each page before asking for the next; pages never skip or reorder rows, so
         the last row's SystemModstamp is a safe watermark. Id and SystemModstamp are always included.
+        With `include_deleted` (Salesforce's queryAll) deleted leads still in the recycle bin come too, in the
+        same order: their SystemModstamp is the time of the delete, and every row then carries IsDeleted.
         """
 
     @abc.abstractmethod

@@ -403,15 +403,20 @@ class DemoBackend(CrmBackend):
         world = self._world()
         return sum(1 for lead in world.leads(range(world.lead_count)) if not lead["IsDeleted"])
 
-    def iter_changed(self, since: datetime | None, fields: list[str], page_size: int) -> Iterator[list[dict]]:
-        select = self._select(with_fields(fields, ("Id", "SystemModstamp")))
+    def iter_changed(
+        self, since: datetime | None, fields: list[str], page_size: int, *, include_deleted: bool = False
+    ) -> Iterator[list[dict]]:
+        # A deleted lead's SystemModstamp is the time of its delete; the demo's recycle bin is never emptied.
+        required = ("Id", "SystemModstamp", "IsDeleted") if include_deleted else ("Id", "SystemModstamp")
+        select = self._select(with_fields(fields, required))
         world = self._world()
         first = 0 if since is None else world.first_index_changed_since(since)
         candidates = [*range(first, world.lead_count), *world.written_indexes(below=first)]
         changed = [
             lead
             for lead in world.leads(candidates)
-            if not lead["IsDeleted"] and (since is None or lead["SystemModstamp"] >= since.replace(microsecond=0))
+            if (include_deleted or not lead["IsDeleted"])
+            and (since is None or lead["SystemModstamp"] >= since.replace(microsecond=0))
         ]
         changed.sort(key=lambda lead: (lead["SystemModstamp"], lead["Id"]))
         yield from _pages([_project(lead, select) for lead in changed], max(1, page_size))

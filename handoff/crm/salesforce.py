@@ -178,12 +178,16 @@ class SalesforceBackend(CrmBackend):
     def count_leads(self) -> int:
         return self._call(lambda sf: sf.query("SELECT COUNT() FROM Lead"), "count leads")["totalSize"]
 
-    def iter_changed(self, since: datetime | None, fields: list[str], page_size: int) -> Iterator[list[dict]]:
+    def iter_changed(
+        self, since: datetime | None, fields: list[str], page_size: int, *, include_deleted: bool = False
+    ) -> Iterator[list[dict]]:
         """See CrmBackend. One page per Salesforce response: `page_size` is sent as batchSize, which Salesforce
         clamps to 200-2,000 (and may still undercut for wide rows). A failed page is fetched again by its
         nextRecordsUrl; a released cursor is replaced by a new query from the last yielded SystemModstamp.
+        With `include_deleted` the query goes to queryAll, whose nextRecordsUrl pages on through queryAll.
         """
-        select = self._canonical("Lead", with_fields(fields, ("Id", "SystemModstamp")))
+        required = ("Id", "SystemModstamp", "IsDeleted") if include_deleted else ("Id", "SystemModstamp")
+        select = self._canonical("Lead", with_fields(fields, required))
         options = {"Sforce-Query-Options": f"batchSize={max(200, min(2000, page_size))}"}
         watermark = _Watermark(since)
 
@@ -192,7 +196,9 @@ class SalesforceBackend(CrmBackend):
             if watermark.resume_from is not None:
                 soql += f" WHERE SystemModstamp >= {soql_datetime(watermark.resume_from)}"
             soql += " ORDER BY SystemModstamp, Id"
-            return self._call(lambda sf: sf.query(soql, headers=options), "query changed leads")
+            return self._call(
+                lambda sf: sf.query(soql, include_deleted=include_deleted, headers=options), "query changed leads"
+            )
 
         page = run_query()
         stalled_restarts, progressed = 0, False
@@ -206,7 +212,9 @@ class SalesforceBackend(CrmBackend):
             next_url = page["nextRecordsUrl"]
             try:
                 page = self._call(
-                    lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True, headers=options),
+                    lambda sf, url=next_url: sf.query_more(
+                        url, identifier_is_url=True, include_deleted=include_deleted, headers=options
+                    ),
                     "query next page",
                 )
             except _CursorLost:

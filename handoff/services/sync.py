@@ -461,13 +461,21 @@ def _existing(crm_ids: Sequence[str], extra: Sequence[str] = ()) -> dict[str, di
 def _apply_page(ctx: _Context, records: list[dict], *, watermark: datetime | None = None) -> None:
     """Upsert one page and everything it implies for handoffs in one transaction, with the watermark.
 
-    Rows whose SystemModstamp equals the stored one are skipped, so re-reading a page writes nothing.
+    Rows whose SystemModstamp equals the stored one are skipped, so re-reading a page writes nothing. Deleted
+    rows (IsDeleted, from queryAll) are tombstoned in the same transaction, as getDeleted's are; one never
+    mirrored is left out.
     """
     page = {r["Id"]: r for r in records}  # a row read twice in one page counts once
     stored = _existing(list(page), [*ctx.rule_fields, "status"])
     changed: list[dict] = []
+    deletions: dict[str, datetime | None] = {}
     for crm_id, record in page.items():
         before = stored.get(crm_id)
+        if record.get("IsDeleted"):
+            if before and not before["is_deleted"]:
+                # The delete moved the row's SystemModstamp: that is when it was deleted.
+                deletions[crm_id] = _moment(record["SystemModstamp"])
+            continue
         values = lead_values(record, config=ctx.config, owners=ctx.owners)
         if before and not before["is_deleted"] and before["crm_modified_at"] == values["crm_modified_at"]:
             continue
@@ -482,6 +490,8 @@ def _apply_page(ctx: _Context, records: list[dict], *, watermark: datetime | Non
         if changed:
             pks = _upsert(changed, ctx.config)
             _after_upsert(ctx, changed, stored, pks)
+        if deletions:
+            _tombstone(ctx, deletions)
         if watermark is not None:
             SyncState.objects.filter(sobject=SOBJECT).update(watermark=watermark)
             ctx.run.watermark_after = watermark
@@ -685,13 +695,20 @@ def _import(ctx: _Context, state: SyncState) -> None:
 
 
 def _pull(ctx: _Context, state: SyncState) -> None:
-    for page in ctx.backend.iter_changed(state.watermark, ctx.config.crm_fields, ctx.config.page_size):
+    """Read changes since the watermark through queryAll: deletions still in the recycle bin come in order with the
+    updates and land in the same page; getDeleted (`_pull_deletes`) is left with the rows purged from the bin."""
+    pages = ctx.backend.iter_changed(state.watermark, ctx.config.crm_fields, ctx.config.page_size, include_deleted=True)
+    for page in pages:
         if page:
             _apply_page(ctx, page, watermark=_moment(page[-1]["SystemModstamp"]))
 
 
 def _pull_deletes(ctx: _Context, state: SyncState) -> bool:
-    """Apply getDeleted since the last check; False when the CRM no longer reaches back that far."""
+    """Apply getDeleted since the last check; False when the CRM no longer reaches back that far.
+
+    The pull's queryAll already brought the deletions still in the recycle bin; this catches those purged from
+    it (or hard-deleted) before the pull saw them. Deletions already applied are skipped by `_tombstone`.
+    """
     end = timezone.now()
     start = state.deletes_checked_until or (end - DELETES_OVERLAP)
     if start < end - ctx.config.deleted_window:

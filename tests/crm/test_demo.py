@@ -107,6 +107,22 @@ def test_time_passing_brings_new_leads_and_changes_that_iter_changed_reports(dem
     assert all(after[crm_id]["SystemModstamp"] >= NOON for crm_id in changed | deleted)
 
 
+def test_iter_changed_with_deleted_rows_brings_deletions_with_their_time_in_order(demo, clock):
+    clock.moment = NOON + timedelta(days=1)
+    since = NOON - timedelta(days=3)
+
+    pages = list(demo.iter_changed(since, FIELDS, 500, include_deleted=True))
+
+    rows = [row for page in pages for row in page]
+    order = [(row["SystemModstamp"], row["Id"]) for row in rows]
+    assert order == sorted(order) and len(set(order)) == len(order)
+    deleted = {row["Id"]: row["SystemModstamp"] for row in rows if row["IsDeleted"]}
+    # The same deletions, at the same times, as getDeleted reports (the delete moved the SystemModstamp).
+    assert deleted and deleted == dict(demo.deleted_since(since, clock.moment))
+    live = {row["Id"] for page in demo.iter_changed(since, FIELDS, 500) for row in page}
+    assert live == {row["Id"] for row in rows if not row["IsDeleted"]}
+
+
 def test_the_epoch_is_kept_so_restarts_do_not_move_history(make_demo, clock, tmp_path):
     first = everything(make_demo())
     clock.moment = NOON + timedelta(weeks=3)

@@ -180,6 +180,20 @@ def test_a_lost_cursor_inside_a_same_second_group_skips_only_rows_already_yielde
     assert len(rows) == len(set(rows)) == 651
 
 
+def test_a_lost_queryall_cursor_resumes_through_queryall(org, backend):
+    org.mutate(count=0, delete=40, seed=2)
+    org.fault(action="error", status=400, error_code="INVALID_QUERY_LOCATOR", query_page=3)
+    first_request = org.stats()["api_requests"]
+
+    rows = collect(backend.iter_changed(None, ["Id"], page_size=500, include_deleted=True))
+
+    assert rows == sorted(rows)
+    assert len({crm_id for _, crm_id in rows}) == len(rows) == org.stats()["leads"]
+    reads = [r["path"] for r in query_requests(org) if r["seq"] > first_request]
+    assert all("/queryAll" in path for path in reads)
+    assert sum(path.rstrip("/").endswith("/queryAll") for path in reads) == 2  # the query, then its re-issue
+
+
 def test_the_api_budget_stops_a_read_after_the_page_that_crossed_it(org, backend):
     # describe costs a call: it leaves usage at 79/100, the first page at 80/100 = the 0.8 share.
     org.config(api_limit=100, api_used=78)

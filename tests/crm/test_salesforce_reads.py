@@ -40,6 +40,30 @@ def test_iter_changed_since_is_inclusive_and_filters_older_rows(sf_admin, backen
     assert newer == [key for key in everything if key[0] >= watermark]
 
 
+def test_iter_changed_with_deleted_rows_pages_through_queryall_with_the_stamps_the_deletes_moved(sf_admin, backend):
+    sf_admin.reset(count=3000)
+    deleted = sf_admin.mutate(count=0, delete=3, seed=5)["deleted"]
+    stats = sf_admin.stats()
+    first_request = stats["api_requests"]
+
+    pages = list(backend.iter_changed(None, ["Id", "LastName"], page_size=500, include_deleted=True))
+
+    rows = [row for page in pages for row in page]
+    order = keys(pages)
+    assert order == sorted(order)
+    assert len({crm_id for _, crm_id in order}) == len(rows) == stats["leads"]  # the recycle bin too
+    assert sum(row["IsDeleted"] for row in rows) == stats["leads_deleted"] > len(deleted)
+    assert all(isinstance(row["IsDeleted"], bool) for row in rows)
+    by_id = {row["Id"]: row for row in rows}
+    for crm_id in deleted:
+        assert by_id[crm_id]["IsDeleted"] is True
+        assert by_id[crm_id]["SystemModstamp"] == parse_datetime(sf_admin.lead(crm_id)["SystemModstamp"])
+    reads = [r["path"] for r in sf_admin.requests() if r["seq"] > first_request and "/query" in r["path"]]
+    assert len(reads) == len(pages) > 1 and all("/queryAll" in path for path in reads)
+    # Without the flag the same read stays on query and sees live rows only.
+    assert sum(len(page) for page in backend.iter_changed(None, ["Id"], page_size=2000)) == stats["leads_live"]
+
+
 def test_a_same_second_group_larger_than_a_page_arrives_whole(sf_admin, backend):
     stamp = "2026-01-05T10:11:12.000+0000"
     sf_admin.insert_leads([{"LastName": f"Mass {n}", "SystemModstamp": stamp} for n in range(650)])

@@ -44,7 +44,10 @@ class MemoryCrm(CrmBackend):
     """Leads in a dict; `fail_on_page=n` makes the n-th page of the next iter_changed raise CrmUnavailable."""
 
     def __init__(self, leads: list[dict] | None = None, *, fields: set[str] | None = None):
-        self.leads = {r["Id"]: r for r in leads or []}
+        self.leads = {r["Id"]: r for r in leads or []}  # live leads
+        # Deleted leads still in the recycle bin: queryAll returns them (IsDeleted, SystemModstamp of the delete).
+        self.bin: dict[str, dict] = {}
+        # getDeleted's log: every deletion, purged from the bin or not.
         self.deleted: list[tuple[str, datetime]] = []
         self.fields = fields
         self.fail_on_page: int | None = None
@@ -64,10 +67,12 @@ class MemoryCrm(CrmBackend):
     def count_leads(self) -> int:
         return len(self.leads)
 
-    def iter_changed(self, since: datetime | None, fields: list[str], page_size: int) -> Iterator[list[dict]]:
+    def iter_changed(
+        self, since: datetime | None, fields: list[str], page_size: int, *, include_deleted: bool = False
+    ) -> Iterator[list[dict]]:
         self.queries.append(since)
         rows = sorted(
-            (r for r in self.leads.values() if since is None or r["SystemModstamp"] >= since),
+            (r for r in self._rows(include_deleted) if since is None or r["SystemModstamp"] >= since),
             key=lambda r: (r["SystemModstamp"], r["Id"]),
         )
         for number, start in enumerate(range(0, len(rows), page_size), start=1):
@@ -75,16 +80,26 @@ class MemoryCrm(CrmBackend):
             if self.fail_on_page == number:
                 self.fail_on_page = None
                 raise CrmUnavailable("Salesforce answered 503 three times")
-            yield [dict(r) for r in rows[start : start + page_size]]
+            yield rows[start : start + page_size]
 
     def iter_all_bulk(self, fields: list[str], include_deleted: bool) -> Iterator[list[dict]]:
         rows = [dict(r, IsDeleted=False) for r in self.leads.values()]
+        if include_deleted:
+            rows += [dict(r) for r in self.bin.values()]
         yield rows[::-1]
+
+    def _rows(self, include_deleted: bool) -> list[dict]:
+        """Copies of the live leads; with `include_deleted` (queryAll) the recycle bin too, every row with IsDeleted."""
+        if not include_deleted:
+            return [dict(r) for r in self.leads.values()]
+        return [*(dict(r, IsDeleted=False) for r in self.leads.values()), *(dict(r) for r in self.bin.values())]
 
     def fetch_by_ids(self, ids: list[str], fields: list[str]) -> list[dict]:
         return [dict(self.leads[i]) for i in ids if i in self.leads]
 
     def deleted_since(self, start: datetime, end: datetime) -> list[tuple[str, datetime]]:
+        # As Salesforce: whole minutes only, so a deletion in the minute `end` falls in is not reported yet.
+        start, end = start.replace(second=0, microsecond=0), end.replace(second=0, microsecond=0)
         return [(i, at) for i, at in self.deleted if start <= at < end]
 
     def users(self) -> list[dict]:
@@ -99,8 +114,19 @@ class MemoryCrm(CrmBackend):
         return (self.api_calls, 100_000)
 
     def delete(self, crm_id: str, at: datetime) -> None:
-        del self.leads[crm_id]
+        """Delete a lead into the recycle bin: the delete moves its SystemModstamp to `at`, as in Salesforce."""
+        self.bin[crm_id] = dict(self.leads.pop(crm_id), IsDeleted=True, SystemModstamp=at)
         self.deleted.append((crm_id, at))
+
+    def purge(self, crm_id: str) -> None:
+        """Empty a deleted lead from the recycle bin: queryAll no longer returns it, getDeleted still does."""
+        del self.bin[crm_id]
+
+    def undelete(self, crm_id: str, at: datetime) -> None:
+        """Restore a lead from the recycle bin; the undelete moves its SystemModstamp to `at`."""
+        record = self.bin.pop(crm_id)
+        del record["IsDeleted"]
+        self.leads[crm_id] = dict(record, SystemModstamp=at)
 
 
 def converted_on(day: date) -> dict:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+import time_machine
 from django.db.models import Max
 from django.test import override_settings
 from django.utils import timezone
@@ -12,9 +13,10 @@ from django.utils import timezone
 from handoff.models import Handoff, HandoffEvent, HandoffState, Lead, RepProfile, SyncRun, SyncState
 from handoff.services.actors import Actor
 from handoff.services.handoffs import handoff_qualify
+from handoff.services.sync import sync_run
 from tests.factories import make_user
 
-from .conftest import assert_mirror
+from .conftest import assert_mirror, org_now
 
 pytestmark = [pytest.mark.emulator, pytest.mark.django_db]
 
@@ -99,6 +101,92 @@ def test_deleted_leads_are_tombstoned_and_their_handoffs_closed_and_undeletes_co
     assert not Lead.objects.get(crm_id=deleted[0]).is_deleted
     assert_mirror(org)
     _writes_nothing(sync)
+
+
+def _early_in_a_minute(org) -> datetime:
+    """Move the org's clock to two seconds into its next minute and return that minute: getDeleted covers whole
+    minutes only, so it reports nothing deleted in this one until the minute is over."""
+    org.call("POST", "clock", {"advance_seconds": 62 - org_now(org).second})
+    return org_now(org).replace(second=0, microsecond=0)
+
+
+def _pull_at_once(crm, org) -> SyncRun:
+    """An incremental run now, without moving the org's clock (the `sync` fixture moves it two minutes first)."""
+    with time_machine.travel(org_now(org), tick=True):
+        run = sync_run(backend=crm)
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED
+    return run
+
+
+def test_leads_deleted_in_the_crm_are_gone_after_a_pull_at_once_with_their_handoffs_closed(org, sync, crm):
+    org.reset(count=1000)
+    sync()
+    victim = Lead.objects.filter(is_deleted=False, is_converted=False, handoffs__isnull=True).first()
+    handoff = handoff_qualify(lead=victim, actor=Actor.person(make_user("mark.marketer3", "marketer")))
+    minute = _early_in_a_minute(org)
+    deleted = org.mutate(count=0, delete=200, seed=9)["deleted"]
+    org.delete_lead(victim.crm_id)
+    first_request = org.stats()["api_requests"]
+
+    run = _pull_at_once(crm, org)
+
+    assert (run.kind, run.deleted) == (SyncRun.Kind.INCREMENTAL, 201)
+    assert set(Lead.objects.filter(is_deleted=True).values_list("crm_id", flat=True)) >= {*deleted, victim.crm_id}
+    handoff.refresh_from_db()
+    assert handoff.state == HandoffState.CLOSED
+    assert (handoff.events.last().actor_kind, handoff.events.last().note) == ("sync", "Deleted in the CRM.")
+    assert_mirror(org)
+    assert any("/queryAll" in r["path"] for r in org.requests() if r["seq"] > first_request)
+
+    # Two more pulls in the same minute: nothing left to do, nothing written.
+    stamp = Lead.objects.aggregate(last=Max("updated_at"))["last"]
+    for _ in range(2):
+        again = _pull_at_once(crm, org)
+        assert (again.created, again.updated, again.deleted, again.closed) == (0, 0, 0, 0)
+    assert Lead.objects.aggregate(last=Max("updated_at"))["last"] == stamp
+    assert org_now(org).replace(second=0, microsecond=0) == minute  # getDeleted could not have reported them
+
+    # Once the minute is over getDeleted reports the same deletions: already applied, so nothing more happens.
+    _writes_nothing(sync)
+    assert_mirror(org)
+
+
+def test_a_lead_deleted_and_undeleted_between_pulls_at_once_comes_back(org, sync, crm):
+    org.reset(count=300)
+    sync()
+    target = Lead.objects.filter(is_deleted=False, is_converted=False).first().crm_id
+    _early_in_a_minute(org)
+    org.delete_lead(target)
+    assert _pull_at_once(crm, org).deleted == 1
+    assert Lead.objects.get(crm_id=target).is_deleted
+
+    org.call("POST", "clock", {"advance_seconds": 2})  # the undelete's SystemModstamp follows the delete's
+    org.call("POST", f"leads/{target}/undelete")
+    back = _pull_at_once(crm, org)
+
+    assert (back.updated, back.deleted) == (1, 0)
+    assert not Lead.objects.get(crm_id=target).is_deleted
+    assert_mirror(org)
+    sync()  # getDeleted now reports the deletion, older than the undelete: the lead stays
+    assert not Lead.objects.get(crm_id=target).is_deleted
+    assert Lead.objects.filter(crm_id=target).count() == 1
+    assert_mirror(org)
+
+
+def test_a_lead_purged_from_the_recycle_bin_before_the_pull_is_deleted_through_getdeleted(org, sync, crm):
+    org.reset(count=300)
+    sync()
+    purged = Lead.objects.filter(is_deleted=False).first().crm_id
+    _early_in_a_minute(org)
+    org.call("DELETE", f"leads/{purged}", hard="1")
+
+    # queryAll no longer has the row, and getDeleted reports it only once its minute is over.
+    assert _pull_at_once(crm, org).deleted == 0
+    run = sync()
+
+    assert (run.kind, run.deleted) == (SyncRun.Kind.INCREMENTAL, 1)
+    assert Lead.objects.get(crm_id=purged).is_deleted
+    assert_mirror(org)
 
 
 def test_a_crm_conversion_converts_the_open_handoff(org, sync):
