@@ -12,11 +12,12 @@ MANAGE := $(DEV) $(BIN)/python manage.py
 RUFF := $(firstword $(wildcard $(BIN)/ruff) $(shell command -v ruff 2>/dev/null))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run web worker migrate static seed test lint clean distclean
+.PHONY: help venv run web worker migrate static seed test test-instants lint clean distclean
 
 help:
 	@echo "make run        set up .venv, migrate, load demo data, start web + worker + beat (Ctrl-C stops all)"
 	@echo "make test       run the whole test suite (extra pytest arguments: PYTEST_ARGS='-x -k sla')"
+	@echo "make test-instants  the SLA, page and API tests once at each of several frozen instants (HANDOFF_TEST_NOW)"
 	@echo "make migrate    apply database migrations"
 	@echo "make seed       load the demo data (idempotent) and print the demo logins"
 	@echo "make web        the web app alone (gunicorn on $(HOST):$(PORT))"
@@ -55,6 +56,11 @@ worker: migrate
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# No test may pass only by the hour it runs at: tests/at_instants.sh lists the instants (weekday hours, evenings,
+# weekends, DST changes, public holidays) and runs tests/sla, tests/views and tests/api at each.
+test-instants: $(STAMP)
+	PYTEST=$(BIN)/pytest PYTEST_ARGS="$(PYTEST_ARGS)" tests/at_instants.sh
 
 lint:
 ifeq ($(RUFF),)

@@ -38,12 +38,12 @@ def main() -> None:
     from django.utils import timezone
 
     from handoff.models import BusinessCalendar, Handoff, Lead, LeadDefinition, Milestone, SlaNotification, SlaPolicy
-    from handoff.models.sla import NoticeKind
-    from handoff.services import sla as sla_service
+    from handoff.models.sla import NotificationKind
+    from handoff.services import jobs
     from handoff.services.sla import SCAN_BATCH, sla_scan, sla_scan_all
 
     # The sender is not what is measured: the scan queues it after commit, here a no-op.
-    sla_service._queue_send = lambda: None
+    jobs._send = lambda task_name: None
 
     lead_t, handoff_t = Lead._meta.db_table, Handoff._meta.db_table
     m_t, n_t = Milestone._meta.db_table, SlaNotification._meta.db_table
@@ -101,7 +101,7 @@ def main() -> None:
         return statistics.median(runs)
 
     print("\n1. scan with nothing due (median of", args.repeat, "runs; target <= 5 ms)")
-    engine = timed(lambda: sla_scan(notice=NoticeKind.BREACH, now=now), args.repeat)
+    engine = timed(lambda: sla_scan(kind=NotificationKind.BREACH, now=now), args.repeat)
     raw = timed(raw_nothing_due, args.repeat)
     print(f"   sla_scan(breach)                          {_ms(engine)}")
     print(f"   raw UPDATE … WHERE due_at <= now (same table) {_ms(raw)}")

@@ -13,6 +13,8 @@ class HandoffConfig(AppConfig):
         from handoff import db  # noqa: F401
         # Registers the CRM write-back listener on the state machine's transitions.
         from handoff.services import writeback  # noqa: F401
-        # Registers the SLA clocks listener (milestones follow every transition).
+        # Registers the SLA milestones listener (milestones follow every transition).
         from handoff.services import sla  # noqa: F401
+        # Registers the feedback points listener (a reject, convert or recycle is noted for the request job).
+        from handoff.services import feedback  # noqa: F401
         # isort: on

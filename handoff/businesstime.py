@@ -55,8 +55,12 @@ __all__ = [
     "NoBusinessTime",
     "add",
     "between",
+    "day_start",
     "is_open",
+    "is_working_day",
     "next_open",
+    "working_day_after",
+    "working_day_back",
 ]
 
 # (start, end) in local wall-clock time; end None means 24:00 (end of day).
@@ -671,6 +675,43 @@ def next_open(instant: datetime, cal: Calendar) -> datetime:
 def is_open(instant: datetime, cal: Calendar) -> bool:
     """Whether business time is running at `instant` (opening instant open, closing instant not)."""
     return cal._is_open_us(_to_us(instant, "instant"))
+
+
+def day_start(day: date, cal: Calendar) -> datetime:
+    """The first instant of the local date `day` in cal.tz (midnight; where midnight is skipped, the first instant)."""
+    return datetime.combine(day, time(0), tzinfo=cal.tz)
+
+
+def is_working_day(day: date, cal: Calendar) -> bool:
+    """Whether the local date `day` has any business time (not a weekend, holiday or closure)."""
+    return between(day_start(day, cal), day_start(day + timedelta(days=1), cal), cal) > timedelta(0)
+
+
+def working_day_back(day: date, n: int, cal: Calendar) -> date:
+    """The n-th working date counting back from `day` (`day` itself is the first when it is a working day).
+
+    So at least n working dates lie after a date d, up to `day` included, exactly when d is before the result.
+    """
+    return _nth_working_day(day, n, cal, step=-1, first=0)
+
+
+def working_day_after(day: date, n: int, cal: Calendar) -> date:
+    """The n-th working date after `day` (`day` itself not counted): "n business days later"."""
+    return _nth_working_day(day, n, cal, step=1, first=1)
+
+
+def _nth_working_day(day: date, n: int, cal: Calendar, *, step: int, first: int) -> date:
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}.")
+    found = 0
+    for offset in range(first, _GIVE_UP_DAYS + first):
+        candidate = day + timedelta(days=step * offset)
+        if is_working_day(candidate, cal):
+            found += 1
+            if found == n:
+                return candidate
+    direction = "before" if step < 0 else "after"
+    raise NoBusinessTime(f"Fewer than {n} working days in the {_GIVE_UP_DAYS} days {direction} {day.isoformat()}.")
 
 
 # ---------------------------------------------------------------------------------------------

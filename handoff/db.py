@@ -113,3 +113,80 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict]) -> int:
                 values[f.attname] = f.get_db_prep_save(values[f.attname], connection)
             copy.write_row([values[name] for name in names])
     return len(rows)
+
+
+def insert_from_select(model: type[models.Model], queryset: models.QuerySet, columns: dict[str, str],
+                       *, unique: Sequence[str], returning: Sequence[str] = ()) -> list[tuple]:
+    """`INSERT INTO model (…) SELECT … ON CONFLICT (unique) DO NOTHING`: new rows straight from a query.
+
+    `columns` maps each target field's attname to the annotation of `queryset` that gives its value. No row
+    leaves the database on the way in, and a row whose `unique` fields exist already (written by a concurrent run,
+    or by this same statement) is skipped, not an error. Rows go in the queryset's order, so two runs that overlap
+    take their key locks in the same order. Returns, for each row added, its `returning` fields (attnames) as the
+    ORM reads them: one tuple per row, empty when none are asked for. PostgreSQL and SQLite alike.
+    """
+    meta = model._meta
+    query = queryset.values(*columns.values()).query
+    # The SELECT lists the annotations in the order they were annotated: name the target columns to match.
+    by_alias = {alias: attname for attname, alias in columns.items()}
+    selected = list(query.annotation_select)
+    if sorted(selected) != sorted(by_alias) or query.values_select:
+        raise TypeError("insert_from_select: the queryset must select exactly the annotations named in `columns`.")
+    quote = connection.ops.quote_name
+    targets = ", ".join(quote(meta.get_field(by_alias[alias]).column) for alias in selected)
+    conflict = ", ".join(quote(meta.get_field(name).column) for name in unique)
+    fields = [meta.get_field(name) for name in returning]
+    sql, params = query.sql_with_params()
+    # "WHERE true": SQLite reads `SELECT … ON CONFLICT` as a join's ON without it.
+    statement = (
+        f"INSERT INTO {quote(meta.db_table)} ({targets}) SELECT * FROM ({sql}) AS source WHERE true "
+        f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {', '.join(quote(f.column) for f in fields) or '1'}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+    if not fields:
+        return [() for _ in rows]
+    readers = [_reader(f) for f in fields]
+    return [tuple(read(value) for read, value in zip(readers, row, strict=True)) for row in rows]
+
+
+def _reader(field: Field):
+    """A raw column value as the ORM gives it (SQLite, for one, returns a datetime as text)."""
+    column = field.get_col(field.model._meta.db_table)
+    converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+
+    def read(value):
+        for converter in converters:
+            value = converter(value, column, connection)
+        return value
+
+    return read
+
+
+def upsert_add(model: type[models.Model], rows: Sequence[dict], *, key: Sequence[str], counts: Sequence[str]) -> None:
+    """Add each row's `counts` to the stored row with the same `key` values, creating it when missing.
+
+    `INSERT … VALUES … ON CONFLICT (key) DO UPDATE SET c = c + excluded.c`, one statement for all the rows
+    (PostgreSQL and SQLite): counters kept without reading them first. Rows are written in key order, so two
+    transactions adding to the same counters lock them in the same order. `rows` are {field attname: value}.
+    """
+    if not rows:
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in (*key, *counts)]
+    table = quote(meta.db_table)
+    names = [f.attname for f in fields]
+    ordered = sorted(rows, key=lambda row: tuple(str(row[name]) for name in names[: len(key)]))
+    params = [f.get_db_prep_save(row[f.attname], connection) for row in ordered for f in fields]
+    values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(ordered))
+    updates = ", ".join(
+        f"{quote(f.column)} = {table}.{quote(f.column)} + excluded.{quote(f.column)}" for f in fields[len(key) :]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(quote(f.column) for f in fields)}) VALUES {values} "
+            f"ON CONFLICT ({', '.join(quote(f.column) for f in fields[: len(key)])}) DO UPDATE SET {updates}",
+            params,
+        )

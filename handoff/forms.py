@@ -4,7 +4,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 
-from handoff.models import HandoffState, ReasonCode, Touch
+from handoff.models import FeedbackOutcome, HandoffState, ReasonCode, Touch
+from handoff.models.feedback import RATING_LABELS
 from handoff.services.handoffs import Decision
 
 
@@ -106,3 +107,64 @@ class TeamFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["rep"].queryset = reps
         self.fields["rep"].label_from_instance = lambda user: user.get_full_name() or user.get_username()
+
+
+# --- Sales feedback on lead quality ---------------------------------------------------------------
+
+
+class FeedbackForm(forms.Form):
+    """A rating, feedback reasons (codes) and a note; the feedback service decides what the request allows."""
+
+    rating = forms.TypedChoiceField(
+        choices=list(RATING_LABELS.items()),
+        coerce=int,
+        error_messages={"required": "Choose a rating from 1 to 5.", "invalid_choice": "A rating is from 1 to 5."},
+    )
+    reasons = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": "Choose among the listed reasons."},
+    )
+    note = note_field("What marketing should know (optional)")
+    revision = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def __init__(self, *args, reasons: list[ReasonCode], rating: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reasons"].choices = [(reason.code, reason.label) for reason in reasons]
+        if not rating:  # a one-click link carries its rating
+            del self.fields["rating"]
+
+
+class QualityPeriodForm(forms.Form):
+    """The period of the lead quality report: leads handed over from `start` to `end`, both days included."""
+
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    MAX_DAYS = 2 * 366
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if start > end:
+                self.add_error("start", "The period starts after it ends.")
+            elif (end - start).days > self.MAX_DAYS:
+                self.add_error("start", "Choose a period of at most two years.")
+        return data
+
+
+class QualityFilterForm(QualityPeriodForm):
+    """Which requests a figure of the report stands for (see `selectors.quality.QualityFilter`)."""
+
+    source = forms.CharField(required=False, max_length=255)
+    segment = forms.CharField(required=False, max_length=40)
+    definition = forms.IntegerField(required=False, min_value=1)
+    week = forms.DateField(required=False)
+    rating = forms.TypedChoiceField(required=False, choices=[("", "")] + list(RATING_LABELS.items()), coerce=int,
+                                    empty_value=None)
+    reason = forms.SlugField(required=False, max_length=40)
+    reject_reason = forms.SlugField(required=False, max_length=40)
+    outcome = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any"), *((value, label) for value, label in FeedbackOutcome.choices if value != "withdrawn")],
+    )

@@ -1,9 +1,18 @@
-"""Shared fixtures: one person per role and a team, as every test of the rules of engagement needs."""
+"""Shared fixtures: one person per role and a team, as every test of the rules of engagement needs.
+
+`HANDOFF_TEST_NOW` (e.g. `2026-03-09T09:50:00+00:00` or `2026-03-13T16:59[America/New_York]`) starts every test
+at that instant, the clock ticking on from there (`make test-instants` runs the clock-sensitive suites at several):
+a test whose outcome depends on the hour it runs at must pin the clock itself.
+"""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
@@ -13,6 +22,53 @@ from handoff.services.actors import Actor
 from handoff.services.handoffs import handoff_qualify
 
 from .factories import make_lead, make_user
+
+TEST_NOW_VARIABLE = "HANDOFF_TEST_NOW"
+
+
+def _test_now() -> datetime | None:
+    """The instant `HANDOFF_TEST_NOW` names: ISO 8601 with an offset, or local time with a zone in brackets."""
+    text = os.environ.get(TEST_NOW_VARIABLE, "").strip()
+    if not text:
+        return None
+    stamp, _, zone = text.partition("[")
+    try:
+        instant = datetime.fromisoformat(stamp.strip())
+        if zone:
+            if instant.tzinfo is not None or not zone.endswith("]"):
+                raise ValueError("give either an offset or a [zone], not both")
+            instant = instant.replace(tzinfo=ZoneInfo(zone[:-1]))
+    except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise pytest.UsageError(f"{TEST_NOW_VARIABLE}={text!r}: {exc}") from None
+    if instant.tzinfo is None:
+        raise pytest.UsageError(f"{TEST_NOW_VARIABLE}={text!r}: needs an offset (+00:00) or a [zone]")
+    return instant
+
+
+TEST_NOW: datetime | None = None
+
+
+def pytest_configure(config) -> None:
+    global TEST_NOW
+    TEST_NOW = _test_now()
+
+
+def pytest_report_header(config) -> str | None:
+    if TEST_NOW is None:
+        return None
+    return f"{TEST_NOW_VARIABLE}: every test starts at {TEST_NOW.isoformat()} ({TEST_NOW.strftime('%A')})"
+
+
+@pytest.fixture(autouse=True)
+def _start_at_test_now(request):
+    """With `HANDOFF_TEST_NOW` set, each test starts at that instant (before its other fixtures run)."""
+    if TEST_NOW is None or request.node.get_closest_marker("time_machine"):
+        # Unset, or the test pins the clock with the marker: its own travel must not be overridden.
+        yield
+        return
+    # tick=True: time passes as usual. A test's own travel/move_to nests inside this one and undoes only itself.
+    with time_machine.travel(TEST_NOW, tick=True):
+        yield
 
 
 @dataclass

@@ -13,9 +13,23 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from handoff import demo
-from handoff.models import Handoff, HandoffEvent, HandoffState, Lead, LeadDefinition, Role, Team, Touch, WriteBack
+from handoff.demo import cast, names, stories
+from handoff.models import (
+    FeedbackDigest,
+    Handoff,
+    HandoffEvent,
+    HandoffState,
+    Lead,
+    LeadDefinition,
+    LeadFeedback,
+    LeadFeedbackRevision,
+    Role,
+    Team,
+    Touch,
+    WriteBack,
+)
 from handoff.models.handoffs import ActorKind
+from handoff.selectors.quality import lead_quality
 from handoff.services.handoffs import leads_qualify_by_rule
 
 LEADS = 120
@@ -42,11 +56,12 @@ def seeded(django_db_setup, django_db_blocker):
         transaction.set_rollback(True)
 
 
+@pytest.mark.django_db  # every test among the database tests, so none runs after a transactional test's flush
 @pytest.mark.usefixtures("seeded")
 class TestSeededDemo:
     def test_every_role_can_log_in_with_the_shared_password(self, db):
-        for login in demo.DEMO_USERS:
-            user = authenticate(username=login.username, password=demo.DEMO_PASSWORD)
+        for login in cast.LOGINS:
+            user = authenticate(username=login.username, password=cast.PASSWORD)
             assert user is not None, login.username
             if login.role:
                 assert list(user.groups.values_list("name", flat=True)) == [login.role]
@@ -57,9 +72,9 @@ class TestSeededDemo:
         assert Team.objects.get(name="EMEA").manager.username == "henrik"
 
     def test_prints_every_login_and_the_password(self, seeded):
-        for login in demo.DEMO_USERS:
+        for login in cast.LOGINS:
             assert login.username in seeded
-        assert demo.DEMO_PASSWORD in seeded
+        assert cast.PASSWORD in seeded
         assert f"Seeded {LEADS} leads" in seeded
 
     def test_reps_work_in_their_teams_time_zone_with_a_crm_user_id(self, db):
@@ -79,7 +94,7 @@ class TestSeededDemo:
             assert lead.raw["Id"] == lead.crm_id and lead.raw["LeadSource"] == lead.lead_source
             assert lead.status in STATUSES and lead.raw["Status"] == lead.status
             assert 0 <= lead.score <= 100
-            assert lead.lead_source in demo.LEAD_SOURCES
+            assert lead.lead_source in names.LEAD_SOURCES
             assert now - timedelta(weeks=9) < lead.crm_created_at <= lead.crm_modified_at < now
         assert any(not name.isascii() for lead in leads for name in (lead.first_name, lead.last_name))
         assert len({lead.country for lead in leads}) > 5 and len({lead.industry for lead in leads}) > 5
@@ -138,7 +153,19 @@ class TestSeededDemo:
         assert leads_qualify_by_rule() == []
 
     def test_the_history_owes_the_crm_no_write_back(self, db):
+        # The stories are replayed: the CRM already holds where they ended, so not even a skipped row is recorded.
         assert not WriteBack.objects.filter(status=WriteBack.Status.PENDING).exists()
+        assert not WriteBack.objects.exists()
+
+    def test_sales_gave_feedback_so_the_lead_quality_page_tells_a_story(self, db):
+        report = lead_quality(start=(timezone.now() - timedelta(weeks=9)).date(), end=timezone.now().date())
+        total = report.total
+        assert total.answered > 0 and total.expired > 0 and total.asked > total.answered
+        assert len([n for n in total.ratings if n]) >= 3 and total.top_reasons and total.top_rejects
+        assert len(report.by_source) >= 3 and [row.label for row in report.by_definition] == ["v1", "v2"]
+        assert LeadFeedbackRevision.objects.count() >= LeadFeedback.objects.count() > 0
+        # The history's digests were written as the days went by, and none was mailed while seeding.
+        assert FeedbackDigest.objects.exists() and not FeedbackDigest.objects.filter(email_sent_at__isnull=False).exists()
 
     def test_running_again_changes_nothing_and_prints_the_logins(self, db):
         before = counts()
@@ -149,7 +176,7 @@ class TestSeededDemo:
 
 def test_the_default_seeding_makes_500_leads_in_every_state(db):
     seed()
-    assert Lead.objects.count() == demo.DEFAULT_LEADS
+    assert Lead.objects.count() == stories.DEFAULT_LEADS
     assert set(Handoff.objects.values_list("state", flat=True)) == set(HandoffState.values)
 
 
@@ -157,7 +184,7 @@ def test_the_same_seed_plans_the_same_history():
     now = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 
     def story(seed):
-        return [(p.kind, p.fields, p.steps, p.final) for p in demo.demo_plan(leads=60, seed=seed, now=now)]
+        return [(p.kind, p.fields, p.steps, p.final) for p in stories.demo_plan(leads=60, seed=seed, now=now)]
 
     assert story(7) == story(7)
     assert story(7) != story(8)

@@ -1,4 +1,5 @@
 """Base settings: one django-environ `env`, every knob documented in the README."""
+import re
 from pathlib import Path
 
 import environ
@@ -128,6 +129,14 @@ SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- REST API -----------------------------------------------------------------------------
+def _rate(variable: str, default: str) -> str | None:
+    """A sign-in limit such as 5/min (per s, min, hour or day); empty: no limit. A typo stops the start here."""
+    value = env.str(variable, default=default).strip()
+    if value and not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{variable}={value!r}: give a rate such as 5/min or 20/hour (empty: no limit).")
+    return value or None
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: a request with no credentials gets 401 and a WWW-Authenticate header, not 403.
@@ -135,11 +144,28 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's parsers, with JSON nested too deep for Python answered as a 400 (handoff/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "handoff.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "handoff.api.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, with every error an endpoint can answer documented (handoff/api/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "handoff.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "handoff.api.errors.exception_handler",
+    # The client address of the per-address sign-in limit: 0 = the connection's (REMOTE_ADDR); behind N proxies
+    # the N-th address from the right of X-Forwarded-For (the production settings default to 1).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    # Sign-in limits (handoff/throttling.py) on /api/auth/token/ and the login pages: failed attempts per username
+    # (per minute, per hour) and per client address, counted in Django's cache.
+    "DEFAULT_THROTTLE_RATES": {
+        "login_user_burst": _rate("LOGIN_RATE_USER_BURST", "5/min"),
+        "login_user_sustained": _rate("LOGIN_RATE_USER_SUSTAINED", "20/hour"),
+        "login_address": _rate("LOGIN_RATE_ADDRESS", "20/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "handoff API",
@@ -150,10 +176,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request and response shapes as separate components: a response never lists a write-only field (a
+    # password) as required, a request never a read-only one.
+    "COMPONENT_SPLIT_REQUEST": True,
     # One schema component per choice set, however many fields use it.
     "ENUM_NAME_OVERRIDES": {
         "HandoffStateEnum": "handoff.models.handoffs.HandoffState",
         "ActorKindEnum": "handoff.models.handoffs.ActorKind",
+        "FeedbackOutcomeEnum": "handoff.models.feedback.FeedbackOutcome",
     },
 }
 
@@ -189,6 +219,27 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # Every periodic job in one place.
 CELERY_BEAT_SCHEDULE: dict = {}
+
+# --- Cache --------------------------------------------------------------------------------
+# Holds the sign-in limit counters, so it must be shared by every web worker: Redis when REDIS_URL is set, else
+# files under VAR_DIR (the embedded default; a process-local cache would give each gunicorn worker its own limits).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "handoff",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            # Past MAX_ENTRIES the file cache deletes entries at random, counters included: keep it out of reach.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 LOGGING = {
     "version": 1,
@@ -281,6 +332,8 @@ SLA_SCAN_INTERVAL_SECONDS = env.int("SLA_SCAN_INTERVAL_SECONDS", default=60)
 SLA_NOTIFY_MAX_ATTEMPTS = env.int("SLA_NOTIFY_MAX_ATTEMPTS", default=8)
 # The default calendar created by the first migration uses this zone (Mon–Fri 09:00–17:00, no holidays).
 SLA_DEFAULT_TIME_ZONE = env.str("SLA_DEFAULT_TIME_ZONE", default=TIME_ZONE)
+# A touch may be logged after the fact (reps call first, log later), up to this much of the owner's business time.
+TOUCH_BACKDATE_BUSINESS_HOURS = env.int("TOUCH_BACKDATE_BUSINESS_HOURS", default=24)
 CELERY_BEAT_SCHEDULE["sla-scan"] = {
     "task": "handoff.sla_scan",
     "schedule": float(SLA_SCAN_INTERVAL_SECONDS),
@@ -288,3 +341,32 @@ CELERY_BEAT_SCHEDULE["sla-scan"] = {
 }
 # Notices are queued after each scan commits; this picks up retries and anything a crash left behind.
 CELERY_BEAT_SCHEDULE["sla-notify"] = {"task": "handoff.sla_send_notifications", "schedule": 60.0}
+
+# --- Sales feedback on lead quality ----------------------------------------------------------
+# Feedback points (when a rep is asked) are terms of each SLA policy version; these are the asking and answering.
+FEEDBACK_REQUEST_INTERVAL_MINUTES = env.int("FEEDBACK_REQUEST_INTERVAL_MINUTES", default=15)
+# The first look for handoffs accepted N business days ago reaches back this far (older ones are not asked about).
+FEEDBACK_LOOKBACK_DAYS = env.int("FEEDBACK_LOOKBACK_DAYS", default=14)
+# The digest: once per rep and working day, from this local time in the rep's own zone (until three hours later).
+FEEDBACK_DIGEST_TIME = env.str("FEEDBACK_DIGEST_TIME", default="09:00")
+if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", FEEDBACK_DIGEST_TIME):
+    raise ImproperlyConfigured(f"FEEDBACK_DIGEST_TIME={FEEDBACK_DIGEST_TIME!r}: expected HH:MM, e.g. 09:00.")
+# A request listed in this many digests expires (counts as "not given") at the next.
+FEEDBACK_DIGEST_REPEATS = env.int("FEEDBACK_DIGEST_REPEATS", default=2)
+FEEDBACK_DIGEST_MAX_ATTEMPTS = env.int("FEEDBACK_DIGEST_MAX_ATTEMPTS", default=8)
+# Feedback may be changed this long after it was first given; the digest's one-click links work this long.
+FEEDBACK_CHANGE_DAYS = env.int("FEEDBACK_CHANGE_DAYS", default=14)
+FEEDBACK_LINK_DAYS = env.int("FEEDBACK_LINK_DAYS", default=14)
+CELERY_BEAT_SCHEDULE["feedback-request"] = {
+    "task": "handoff.feedback_request",
+    "schedule": FEEDBACK_REQUEST_INTERVAL_MINUTES * 60.0,
+    "options": {"expires": FEEDBACK_REQUEST_INTERVAL_MINUTES * 60.0},
+}
+CELERY_BEAT_SCHEDULE["feedback-digest"] = {
+    "task": "handoff.feedback_digest",
+    # Every quarter hour of UTC is a quarter hour in every zone, so each rep's 09:00 is a run.
+    "schedule": TzAwareCrontab(minute="*/15", tz=zoneinfo.ZoneInfo("UTC")),
+    "options": {"expires": 15 * 60.0},
+}
+# Digests are sent after they are written; this picks up retries and anything a crash left behind.
+CELERY_BEAT_SCHEDULE["feedback-digest-send"] = {"task": "handoff.feedback_send_digests", "schedule": 60.0}

@@ -6,8 +6,10 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from handoff.models import Handoff, HandoffEvent, Lead, LeadDefinition, Milestone, ReasonCode, Touch
-from handoff.services.handoffs import MAX_BATCH, Action, Decision, allowed_actions
+from handoff.models import Handoff, HandoffEvent, HandoffState, Lead, LeadDefinition, Milestone, ReasonCode, Touch
+from handoff.services.handoffs import MAX_BATCH, MILESTONE_ACTIONS, Action, Decision, allowed_actions
+
+from .fields import StrictCharField, StrictDateTimeField, StrictIntegerField
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -41,7 +43,7 @@ class ReasonSummarySerializer(serializers.ModelSerializer):
 class ReasonCodeSerializer(serializers.ModelSerializer):
     class Meta:
         model = ReasonCode
-        fields = ["id", "kind", "code", "label", "requires_note"]
+        fields = ["id", "kind", "code", "label", "requires_note", "is_market_signal"]
 
 
 class DefinitionSummarySerializer(serializers.ModelSerializer):
@@ -97,7 +99,20 @@ class LeadSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class NullWhenBlankChoiceField(serializers.ChoiceField):
+    """A stored "" (no value) read out as null, so the value is always one of the enum or null."""
+
+    def to_representation(self, value):
+        return None if value == "" else super().to_representation(value)
+
+
 class HandoffEventSerializer(serializers.ModelSerializer):
+    from_state = NullWhenBlankChoiceField(
+        choices=HandoffState.choices,
+        allow_null=True,
+        read_only=True,
+        help_text="null for the qualification that created the handoff.",
+    )
     actor = UserSummarySerializer(read_only=True, allow_null=True)
     reason = ReasonSummarySerializer(read_only=True, allow_null=True)
     definition_version = serializers.IntegerField(source="definition.version", read_only=True)
@@ -193,7 +208,11 @@ class HandoffSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=[a.value for a in Action])))
+    @extend_schema_field(
+        serializers.ListField(
+            child=serializers.ChoiceField(choices=[a.value for a in Action if a not in MILESTONE_ACTIONS])
+        )
+    )
     def get_actions(self, handoff: Handoff) -> list[str]:
         return [str(action) for action in allowed_actions(self.context["actor"], handoff)]
 
@@ -210,12 +229,12 @@ class HandoffDetailSerializer(HandoffSerializer):
 # Action bodies: shapes only; the state machine decides what the rules allow
 # ---------------------------------------------------------------------------------------------
 def _note() -> serializers.CharField:
-    return serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    return StrictCharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 def _reason(action: Action) -> serializers.CharField:
     missing = f"A reason is required to {action} a lead."
-    return serializers.CharField(
+    return StrictCharField(
         max_length=40,
         help_text=f"An active `{action}` reason code (GET /api/reason-codes/?kind={action}).",
         error_messages={"required": missing, "blank": missing, "null": missing},
@@ -256,18 +275,21 @@ class ResolveSerializer(serializers.Serializer):
 class TouchSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Touch.Kind.choices)
     outcome = serializers.ChoiceField(choices=Touch.Outcome.choices)
-    at = serializers.DateTimeField(
+    at = StrictDateTimeField(
         required=False,
         allow_null=True,
         default=None,
-        help_text="When it happened (default: now); never in the future.",
+        help_text=(
+            "When it happened, if logged after the fact (default: now): not before the lead was handed over, "
+            "not in the future, and within the back-dating window (TOUCH_BACKDATE_BUSINESS_HOURS business hours)."
+        ),
     )
     note = _note()
 
 
 class BulkRejectSerializer(RejectSerializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=StrictIntegerField(min_value=1),
         allow_empty=False,
         max_length=MAX_BATCH,
         help_text="The handoffs to reject, all or none.",

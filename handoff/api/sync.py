@@ -4,6 +4,7 @@ from __future__ import annotations
 from rest_framework import permissions, serializers, viewsets
 
 from handoff.models import Role, SyncRun
+from handoff.selectors.people import user_has_role
 
 
 class SyncRunSerializer(serializers.ModelSerializer):
@@ -39,7 +40,7 @@ class CanSeeSyncRuns(permissions.BasePermission):
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        return bool(user and (user.is_staff or user.groups.filter(name=Role.MANAGER).exists()))
+        return bool(user and (user.is_staff or user_has_role(user, Role.MANAGER)))
 
 
 class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):

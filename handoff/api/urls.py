@@ -1,9 +1,11 @@
-"""The REST API's routes under /api/: leads, handoffs and their actions, reference data, sync runs, tokens."""
+"""The REST API's routes under /api/: leads, handoffs and their actions, sales feedback, reference data, sync runs,
+tokens."""
 
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
+from .auth import obtain_auth_token
+from .feedback import FeedbackRequestViewSet
 from .sync import SyncRunViewSet
 from .views import HandoffViewSet, LeadDefinitionViewSet, LeadViewSet, ReasonCodeViewSet
 
@@ -13,6 +15,7 @@ router.register("handoffs", HandoffViewSet, basename="handoff")
 router.register("reason-codes", ReasonCodeViewSet, basename="reason-code")
 router.register("definitions", LeadDefinitionViewSet, basename="definition")
 router.register("sync-runs", SyncRunViewSet, basename="sync-run")
+router.register("feedback", FeedbackRequestViewSet, basename="feedback")
 
 app_name = "api"
 urlpatterns = [

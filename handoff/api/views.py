@@ -20,7 +20,7 @@ from handoff.services import handoffs as machine
 from handoff.services.actors import Actor
 
 from . import serializers as s
-from .filters import HandoffFilter, LeadFilter, ReasonCodeFilter
+from .filters import HandoffFilter, LeadDefinitionFilter, LeadFilter, ReasonCodeFilter
 
 
 def _errors(*statuses: int) -> dict[int, OpenApiResponse]:
@@ -196,4 +196,4 @@ class LeadDefinitionViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = LeadDefinition.objects.order_by("-version")
     serializer_class = s.LeadDefinitionSerializer
     pagination_class = None
-    filterset_fields = ["is_active", "version"]
+    filterset_class = LeadDefinitionFilter

@@ -1,7 +1,8 @@
 """The embedded demo CRM: leads that arrive and change over time, identical in every process, with no server.
 
 Every lead is a pure function of (seed, lead number): a creation time and a script of later changes (assignment,
-first contact, score bumps, conversion, the odd delete). The state at any moment is the script replayed up to
+first contact, score bumps, conversion, the odd delete), written in `handoff.demo.scripts` from the demo's cast
+and names, the ones `manage.py seed_demo` uses. The state at any moment is the script replayed up to
 that moment, so the web app, the Celery worker and beat agree without talking to each other. Only two things
 are stored, in a small JSON file: the demo's epoch (so timestamps stay put across restarts) and the changes the
 app wrote back, which are replayed on top of the script at the time they were written.
@@ -9,17 +10,17 @@ app wrote back, which are replayed on top of the script at the time they were wr
 from __future__ import annotations
 
 import fcntl
-import functools
 import json
 import os
-import random
 import tempfile
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from handoff.demo import cast
+from handoff.demo.names import STATUSES
+from handoff.demo.scripts import SCRIPT_SPAN, BusinessClock, Script, epoch_for, lead_script
 
 from .base import (
     CrmBackend,
@@ -27,7 +28,6 @@ from .base import (
     CrmError,
     CrmReplicationWindowExceeded,
     WriteResult,
-    make_id,
     missing_fields,
     parse_datetime,
     to18,
@@ -37,23 +37,9 @@ from .base import (
 )
 from .config import DemoConfig
 
-# Leads arrive and reps work 09:00-17:00 UTC on weekdays; the demo's clock counts only those "business seconds".
-WORKDAY_START = 9 * 3600
-WORKDAY_SECONDS = 8 * 3600
-WEEK_SECONDS = 7 * 86400
-BUSINESS_WEEK = 5 * WORKDAY_SECONDS
-BUSINESS_DAY = WORKDAY_SECONDS
-BUSINESS_HOUR = 3600
-# A new install looks eight weeks old: ~4,800 leads at the default one per 4 business minutes.
-HISTORY = timedelta(weeks=8)
-# No scripted change happens later than this after the lead was created (bounds what iter_changed replays).
-SCRIPT_SPAN = 30 * BUSINESS_DAY
 # Deletions are reported this far back, as Salesforce's getDeleted does.
 REPLICATION_WINDOW = timedelta(days=15)
 BULK_PAGE_SIZE = 50_000
-
-STATUSES = ["Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted"]
-OPEN, WORKING, CONVERTED, NOT_CONVERTED = STATUSES
 
 # Field name -> (describe type, updateable). A subset of the standard Lead plus the custom fields of a typical org.
 FIELDS: dict[str, tuple[str, bool]] = {
@@ -88,234 +74,27 @@ FIELDS: dict[str, tuple[str, bool]] = {
 }
 MQL_SCORE = 60
 
-# --- The cast ----------------------------------------------------------------------------------
+# --- The cast: the demo's people (handoff.demo.cast) as CRM users ------------------------------
 
 
-def _user(number: int, first: str, last: str, active: bool = True) -> dict:
-    username = f"{first}.{last}".lower()
+def _crm_user(person: cast.Person) -> dict:
+    username = f"{person.first_name}.{person.last_name}".lower()
     return {
-        "Id": make_id("005", number, pod="DM"),
-        "Name": f"{first} {last}",
-        "FirstName": first,
-        "LastName": last,
-        "Email": f"{username}@handoff-demo.example",
-        "IsActive": active,
-        "Username": f"{username}@handoff-demo.example",
+        "Id": person.crm_user_id,
+        "Name": f"{person.first_name} {person.last_name}",
+        "FirstName": person.first_name,
+        "LastName": person.last_name,
+        "Email": f"{username}@{cast.EMAIL_DOMAIN}",
+        "IsActive": person.active,
+        "Username": f"{username}@{cast.EMAIL_DOMAIN}",
     }
 
 
-# The same people `manage.py seed_demo` creates as reps (same CRM user ids), so leads the embedded CRM
-# hands out land with the demo logins.
-REPS = [
-    _user(4, "Raj", "Patel"),
-    _user(5, "Sofía", "Álvarez"),
-    _user(6, "Li", "Wei"),
-    _user(7, "Tom", "Becker"),
-]
-# Left the company two weeks into the demo's history; still owns the leads he had, as in real orgs.
-FORMER_REP = _user(8, "Kenji", "Watanabe", active=False)
-USERS = [*REPS, FORMER_REP]
-QUEUE_ID = make_id("00G", 1, pod="DM")
+# The reps who log in after `manage.py seed_demo` (same CRM user ids), so the leads they own land with them,
+# and a former rep.
+USERS = [_crm_user(person) for person in cast.CRM_USERS]
+QUEUE_ID = cast.QUEUE_ID
 OWNER_IDS = frozenset({QUEUE_ID, *(user["Id"] for user in USERS)})
-
-FIRST_NAMES = [
-    "Olivia", "Liam", "Emma", "Noah", "Sofia", "Lucas", "Mia", "Elias", "Léa", "Hugo", "Anna", "Jonas",
-    "Isabella", "Mohammed", "Fatima", "Yusuf", "Aiko", "Haruto", "Mei", "Wei", "Ananya", "Arjun", "Chiara",
-    "Marco", "Ingrid", "Sven", "Zofia", "Jakub", "Camila", "Diego", "Grace", "Samuel", "Nora", "Oscar",
-    "Amara", "Kwame", "Seo-yeon", "Min-jun", "Aoife", "Seán", "Eva", "Daniel", "Laura", "Pedro",
-]
-LAST_NAMES = [
-    "Smith", "Johnson", "Müller", "Schmidt", "Martin", "Bernard", "Rossi", "Bianchi", "García", "Fernández",
-    "Kowalski", "Nowak", "Jansen", "de Vries", "Andersson", "Nilsson", "O'Brien", "Murphy", "Tanaka", "Suzuki",
-    "Kim", "Park", "Chen", "Wang", "Patel", "Sharma", "Okafor", "Mensah", "Silva", "Santos", "Novák",
-    "Horváth", "Dubois", "Lefèvre", "Hansen", "Larsen", "Costa", "Ferreira", "Cohen", "Levi", "Brown", "Wilson",
-]
-COMPANY_WORDS = [
-    "Northwind", "Bluefin", "Cedar", "Helix", "Quantum", "Summit", "Lumen", "Orbit", "Harbor", "Vertex",
-    "Juniper", "Falcon", "Granite", "Nimbus", "Aurora", "Pioneer", "Atlas", "Beacon", "Copper", "Meridian",
-]
-COMPANY_KINDS = [
-    "Analytics", "Logistics", "Health", "Robotics", "Foods", "Energy", "Systems", "Labs", "Capital", "Retail",
-    "Software", "Manufacturing", "Media", "Biotech", "Networks",
-]
-COMPANY_SUFFIXES = ["Inc.", "Ltd", "GmbH", "SA", "BV", "AB", "LLC", "S.p.A.", "K.K.", "plc"]
-TITLES = [
-    "Head of Marketing", "VP Sales", "Chief Technology Officer", "Operations Manager", "IT Director",
-    "Procurement Lead", "Data Analyst", "Founder & CEO", "Head of Growth", "Finance Director",
-    "Product Manager", "Engineering Manager", "Customer Success Lead", "Office Manager",
-]
-PLACES = [
-    ("London", "United Kingdom"), ("Manchester", "United Kingdom"), ("Berlin", "Germany"), ("Munich", "Germany"),
-    ("Paris", "France"), ("Lyon", "France"), ("Madrid", "Spain"), ("Milan", "Italy"), ("Amsterdam", "Netherlands"),
-    ("Stockholm", "Sweden"), ("Warsaw", "Poland"), ("Dublin", "Ireland"), ("New York", "United States"),
-    ("Austin", "United States"), ("San Francisco", "United States"), ("Toronto", "Canada"), ("São Paulo", "Brazil"),
-    ("Tokyo", "Japan"), ("Singapore", "Singapore"), ("Sydney", "Australia"), ("Bangalore", "India"),
-]
-INDUSTRIES = [
-    "Technology", "Finance", "Healthcare", "Manufacturing", "Retail", "Education", "Energy",
-    "Telecommunications", "Media", "Biotechnology",
-]
-# Source -> (weight, typical starting score range).
-LEAD_SOURCES = {
-    "Web": (30, (10, 45)),
-    "Demo Request": (12, (55, 85)),
-    "Webinar": (14, (30, 60)),
-    "Trade Show": (10, (25, 55)),
-    "Partner Referral": (8, (45, 75)),
-    "Purchased List": (10, (0, 25)),
-    "Content Download": (16, (15, 45)),
-}
-RATINGS = ["Hot", "Warm", "Cold"]
-
-# --- Time ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _BusinessClock:
-    """Converts between wall time and business seconds elapsed since `epoch` (a Monday, 00:00 UTC)."""
-
-    epoch: datetime
-
-    def to_business(self, moment: datetime) -> int:
-        weeks, rest = divmod(int((moment - self.epoch).total_seconds()), WEEK_SECONDS)
-        day, second = divmod(rest, 86400)
-        within = BUSINESS_WEEK if day >= 5 else day * WORKDAY_SECONDS + min(max(second - WORKDAY_START, 0),
-                                                                             WORKDAY_SECONDS)
-        return weeks * BUSINESS_WEEK + within
-
-    def to_wall(self, business: int) -> datetime:
-        weeks, rest = divmod(business, BUSINESS_WEEK)
-        day, second = divmod(rest, WORKDAY_SECONDS)
-        return self.epoch + timedelta(seconds=weeks * WEEK_SECONDS + day * 86400 + WORKDAY_START + second)
-
-
-def _epoch_for(now: datetime) -> datetime:
-    # The Monday on or after eight weeks ago: the history never exceeds HISTORY, so the lead count stays bounded.
-    start = (now - HISTORY).astimezone(UTC)
-    monday = start.date() + timedelta(days=-start.weekday() % 7)
-    return datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
-
-
-# --- Lead scripts -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Script:
-    """One lead's life: static fields, creation and later changes, in business seconds since the epoch."""
-
-    fields: dict[str, Any]
-    created: int
-    events: tuple[tuple[int, dict[str, Any]], ...]
-
-
-@functools.lru_cache(maxsize=50_000)
-def _script(seed: int, interval: int, index: int) -> _Script:
-    # A string seed is hashed with SHA-512, so every process derives the same lead (unlike hash()).
-    rng = random.Random(f"handoff-demo:{seed}:{index}")
-    created = index * interval + rng.randrange(interval)
-    fields = _identity(rng, index)
-    source = fields["LeadSource"]
-    low, high = LEAD_SOURCES[source][1]
-    score = float(rng.randint(low, high))
-    hot = source in ("Demo Request", "Partner Referral")
-    fields.update(
-        Status=OPEN,
-        Lead_Score__c=score,
-        Rating="Hot" if score >= 70 else rng.choice(RATINGS[1:]),
-        OwnerId=_first_owner(rng, created),
-        IsDeleted=False,
-        IsConverted=False,
-        ConvertedDate=None,
-        ConvertedAccountId=None,
-        ConvertedContactId=None,
-        ConvertedOpportunityId=None,
-        MQL_Date__c=None,
-        Description=None,
-    )
-    return _Script(fields, created, tuple(_events(rng, index, created, fields["OwnerId"], score, hot)))
-
-
-def _identity(rng: random.Random, index: int) -> dict[str, Any]:
-    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-    word, kind = rng.choice(COMPANY_WORDS), rng.choice(COMPANY_KINDS)
-    company = f"{word} {kind} {rng.choice(COMPANY_SUFFIXES)}"
-    city, country = rng.choice(PLACES)
-    domain = f"{_ascii(word)}{_ascii(kind)}.example"
-    sources = list(LEAD_SOURCES)
-    return {
-        "Id": make_id("00Q", index + 1, pod="DM"),
-        "FirstName": first,
-        "LastName": last,
-        "Name": f"{first} {last}",
-        "Title": rng.choice(TITLES),
-        "Company": company,
-        # A few leads come in without an email, as web forms with optional fields do.
-        "Email": None if rng.random() < 0.04 else f"{_ascii(first)}.{_ascii(last)}@{domain}",
-        "Phone": f"+1 555 {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}",
-        "City": city,
-        "Country": country,
-        "Industry": rng.choice(INDUSTRIES),
-        "NumberOfEmployees": rng.choice([8, 25, 60, 150, 400, 1200, 5000, 20000]),
-        "LeadSource": rng.choices(sources, weights=[LEAD_SOURCES[s][0] for s in sources])[0],
-    }
-
-
-def _first_owner(rng: random.Random, created: int) -> str:
-    # Some leads wait in the queue first; early in the history the former rep still got his share.
-    if rng.random() < 0.35:
-        return QUEUE_ID
-    pool = USERS if created < 2 * BUSINESS_WEEK else REPS
-    return rng.choice(pool)["Id"]
-
-
-def _events(
-    rng: random.Random, index: int, created: int, owner: str, score: float, hot: bool
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The scripted changes after creation, in time order (all within SCRIPT_SPAN)."""
-    at = created
-    if owner == QUEUE_ID:
-        at += rng.randint(10 * 60, 6 * BUSINESS_HOUR)
-        yield at, {"OwnerId": rng.choice(REPS)["Id"]}
-    if rng.random() < 0.015:
-        # Spam and duplicates get deleted within a few days.
-        yield at + rng.randint(BUSINESS_HOUR, 3 * BUSINESS_DAY), {"IsDeleted": True}
-        return
-    bumps = sorted(rng.randint(BUSINESS_HOUR, 10 * BUSINESS_DAY) for _ in range(rng.choice([0, 0, 1, 1, 2, 3])))
-    contacted = at + rng.randint(5 * 60, (4 * BUSINESS_HOUR) if hot else 2 * BUSINESS_DAY) if rng.random() < 0.78 \
-        else None
-    outcome: tuple[int, dict[str, Any]] | None = None
-    if contacted is not None:
-        roll = rng.random()
-        if roll < (0.45 if hot else 0.22):
-            outcome = (contacted + rng.randint(2 * BUSINESS_DAY, 15 * BUSINESS_DAY), {
-                "Status": CONVERTED,
-                "IsConverted": True,
-                "ConvertedAccountId": make_id("001", index + 1, pod="DM"),
-                "ConvertedContactId": make_id("003", index + 1, pod="DM"),
-                "ConvertedOpportunityId": make_id("006", index + 1, pod="DM"),
-            })
-        elif roll < 0.55:
-            outcome = (contacted + rng.randint(BUSINESS_DAY, 10 * BUSINESS_DAY), {"Status": NOT_CONVERTED})
-    timeline: list[tuple[int, dict[str, Any]]] = []
-    for offset in bumps:
-        score = min(100.0, score + rng.randint(5, 20))
-        timeline.append((created + offset, {"Lead_Score__c": score}))
-    if contacted is not None:
-        timeline.append((contacted, {"Status": WORKING}))
-    if rng.random() < 0.05:
-        timeline.append((at + rng.randint(BUSINESS_DAY, 5 * BUSINESS_DAY), {"OwnerId": rng.choice(REPS)["Id"]}))
-    if outcome is not None:
-        # Nothing changes on a converted lead after conversion: it is read-only.
-        timeline = [event for event in timeline if event[0] < outcome[0]]
-        timeline.append(outcome)
-    timeline.sort(key=lambda event: event[0])
-    yield from timeline
-
-
-def _ascii(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return "".join(char for char in plain.lower() if char.isalnum())
-
 
 # --- The state file -----------------------------------------------------------------------------
 
@@ -355,7 +134,7 @@ class _StateFile:
                 if self.path.exists():
                     state = self._load()
                 else:
-                    state = {"version": 1, "epoch": _epoch_for(now).isoformat(), "writes": {}}
+                    state = {"version": 1, "epoch": epoch_for(now).isoformat(), "writes": {}}
                 change(state)
                 self._write(state)
             finally:
@@ -487,7 +266,7 @@ class _World:
     def __init__(self, config: DemoConfig, state: dict, now: datetime):
         self.config = config
         self.now = now
-        self.clock = _BusinessClock(datetime.fromisoformat(state["epoch"]))
+        self.clock = BusinessClock(datetime.fromisoformat(state["epoch"]))
         self.writes: dict[str, list[list]] = state.get("writes", {})
         self.lead_count = self._count_created()
 
@@ -497,8 +276,8 @@ class _World:
         n = max(0, self.clock.to_business(self.now) // interval)
         return n + (self.clock.to_wall(self._script(n).created) <= self.now)
 
-    def _script(self, index: int) -> _Script:
-        return _script(self.config.seed, self.config.lead_interval_seconds, index)
+    def _script(self, index: int) -> Script:
+        return lead_script(self.config.seed, self.config.lead_interval_seconds, index)
 
     def first_index_changed_since(self, since: datetime) -> int:
         """The first lead whose script may still have changes at or after `since`."""
@@ -513,13 +292,13 @@ class _World:
             crm_id = to18(crm_id)
         except ValueError:
             return None
-        if not crm_id.startswith("00QDM"):
+        if not crm_id.startswith("00Q" + cast.CRM_POD):
             return None
         number = 0
         for char in crm_id[5:15]:
             number = number * 62 + "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".index(char)
         index = number - 1
-        return index if 0 <= index < self.lead_count and make_id("00Q", number, pod="DM") == crm_id else None
+        return index if 0 <= index < self.lead_count and cast.crm_id("00Q", number) == crm_id else None
 
     def leads(self, indexes: Iterable[int]) -> Iterator[dict]:
         for index in indexes:

@@ -1,4 +1,16 @@
 """The domain model, one module per concept, re-exported here."""
+from .feedback import (
+    FeedbackDigest,
+    FeedbackOutcome,
+    FeedbackPoint,
+    FeedbackPointReached,
+    FeedbackReasonTally,
+    FeedbackRequest,
+    FeedbackScan,
+    FeedbackTally,
+    LeadFeedback,
+    LeadFeedbackRevision,
+)
 from .handoffs import Handoff, HandoffEvent, HandoffState, Touch
 from .leads import Lead, LeadDefinition, ReasonCode
 from .people import RepProfile, Role, Team
@@ -8,6 +20,16 @@ from .sync import SyncLease, SyncRun, SyncState, WriteBack
 __all__ = [
     "BusinessCalendar",
     "CalendarDay",
+    "FeedbackDigest",
+    "FeedbackOutcome",
+    "FeedbackPoint",
+    "FeedbackPointReached",
+    "FeedbackReasonTally",
+    "FeedbackRequest",
+    "FeedbackScan",
+    "FeedbackTally",
+    "LeadFeedback",
+    "LeadFeedbackRevision",
     "Milestone",
     "MilestoneKind",
     "SlaNotification",

@@ -89,6 +89,8 @@ class Handoff(models.Model):
         indexes = [
             models.Index(fields=["owner", "state", "-handed_at"], name="handoff_owner_state_idx"),
             models.Index(fields=["state", "-qualified_at"], name="handoff_state_idx"),
+            # The feedback job's daily look for handoffs accepted N business days ago (services/feedback.py).
+            models.Index(fields=["accepted_at"], condition=Q(state="accepted"), name="handoff_accepted_idx"),
         ]
 
     def __str__(self) -> str:
@@ -106,14 +108,35 @@ class Handoff(models.Model):
 
 class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):
-        raise TypeError("The handoff event log is append-only.")
+        raise TypeError(f"{self.model.LOG_NAME} is append-only.")
 
     def delete(self):
-        raise TypeError("The handoff event log is append-only.")
+        raise TypeError(f"{self.model.LOG_NAME} is append-only.")
 
 
-class HandoffEvent(models.Model):
+class AppendOnly(models.Model):
+    """A log: rows are written once, never updated, never deleted (`LOG_NAME` says which log in the refusal)."""
+
+    LOG_NAME = "This log"
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise TypeError(f"{self.LOG_NAME} is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError(f"{self.LOG_NAME} is append-only.")
+
+
+class HandoffEvent(AppendOnly):
     """One transition of a handoff, as it happened. Append-only: never updated, never deleted."""
+
+    LOG_NAME = "The handoff event log"
 
     handoff = models.ForeignKey(Handoff, on_delete=models.PROTECT, related_name="events")
     lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="events")
@@ -130,22 +153,12 @@ class HandoffEvent(models.Model):
     data = models.JSONField(default=dict, blank=True, help_text="Details of the action (touch kind, decision, …).")
     at = models.DateTimeField()
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["lead", "at"]), models.Index(fields=["handoff", "at"])]
 
     def __str__(self) -> str:
         return f"{self.action}: {self.from_state or '—'} → {self.to_state}"
-
-    def save(self, *args, **kwargs) -> None:
-        if self.pk is not None:
-            raise TypeError("The handoff event log is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise TypeError("The handoff event log is append-only.")
 
     @property
     def actor_label(self) -> str:
@@ -167,12 +180,23 @@ class Touch(models.Model):
     handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="touches")
     kind = models.CharField(max_length=8, choices=Kind.choices)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
-    at = models.DateTimeField()
+    at = models.DateTimeField(help_text="When it happened: the rep may log it after the fact, within a window.")
+    logged_at = models.DateTimeField(help_text="When it was logged here.")
     by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(at__lte=models.F("logged_at")), name="touch_not_logged_before_it_happened"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.get_outcome_display()})"
+
+    @property
+    def logged_after(self):
+        """How long after it happened the touch was logged (wall-clock)."""
+        return self.logged_at - self.at

@@ -117,6 +117,11 @@ class ReasonCode(models.Model):
     code = models.SlugField(max_length=40)
     label = models.CharField(max_length=100)
     requires_note = models.BooleanField(default=False, help_text="A note must explain this reason (e.g. 'other').")
+    is_market_signal = models.BooleanField(
+        default=False,
+        help_text="Feedback only: what the market told the rep (a competitor, a pricing objection, a product gap) "
+        "rather than how good the lead was.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -14,8 +15,6 @@ from handoff.segments import parse_segments
 from .handoffs import Handoff
 from .people import validate_time_zone
 from .versioning import FrozenOnceApplied
-
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def default_weekly_hours() -> list:
@@ -150,6 +149,22 @@ class SlaPolicy(FrozenOnceApplied):
     min_acceptance_rate = models.DecimalField(
         max_digits=4, decimal_places=3, null=True, blank=True, help_text="Agreed minimum MQL→SAL rate, e.g. 0.6."
     )
+    # Feedback points: when the rep is asked to rate the lead's quality (handoff/services/feedback.py).
+    feedback_on_reject = models.BooleanField(
+        default=True, help_text="Ask the rep to rate a lead they rejected (the rating only: the reject reason says why)."
+    )
+    feedback_after_accept_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="Ask the rep to rate a lead this many business days (in the owner's calendar) after accepting "
+        "it, if it is still open; empty: never.",
+    )
+    feedback_on_convert = models.BooleanField(default=True, help_text="Ask the rep to rate a lead that converted.")
+    feedback_on_recycle = models.BooleanField(
+        default=True, help_text="Ask the rep to rate a lead recycled after they accepted or rejected it."
+    )
     is_active = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -164,7 +179,10 @@ class SlaPolicy(FrozenOnceApplied):
             models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_sla_policy")
         ]
 
-    TERMS = ("segments", "follow_up_attempts", "follow_up_minutes", "reminder_share", "escalation", "version")
+    TERMS = (
+        "segments", "follow_up_attempts", "follow_up_minutes", "reminder_share", "escalation", "version",
+        "feedback_on_reject", "feedback_after_accept_days", "feedback_on_convert", "feedback_on_recycle",
+    )
 
     def frozen_message(self) -> str:
         return (
@@ -270,7 +288,7 @@ class Milestone(models.Model):
         return self.breached_at is not None or (self.met_at is not None and self.met_at > self.due_at)
 
 
-class NoticeKind(models.TextChoices):
+class NotificationKind(models.TextChoices):
     REMINDER = "reminder", "Reminder"
     BREACH = "breach", "Breach"
 
@@ -296,7 +314,7 @@ class SlaNotification(models.Model):
         Milestone, on_delete=models.CASCADE, related_name="notifications", db_constraint=False, db_index=False
     )
     milestone_kind = models.CharField(max_length=12, choices=MilestoneKind.choices)
-    kind = models.CharField(max_length=8, choices=NoticeKind.choices)
+    kind = models.CharField(max_length=8, choices=NotificationKind.choices)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     recipients = models.TextField(blank=True, help_text="Who it went to, filled when sent.")
     email_sent_at = models.DateTimeField(null=True, blank=True)

@@ -7,14 +7,12 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from handoff.models import Handoff, HandoffEvent, HandoffState, Lead, Role
 from handoff.models.handoffs import OPEN_STATES
 
-
-def _roles(user: AbstractBaseUser) -> frozenset[str]:
-    return frozenset(user.groups.values_list("name", flat=True))
+from .people import user_roles
 
 
 def _visible(user: AbstractBaseUser) -> Q:
     """What a person may see of handoffs and leads alike (both have an `owner`)."""
-    roles = _roles(user)
+    roles = user_roles(user)
     if user.is_staff or Role.MARKETER in roles:
         return Q()
     visible = Q(pk__in=[])

@@ -8,7 +8,7 @@ from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from handoff import businesstime
-from handoff.models import Handoff, Lead, Milestone
+from handoff.models import Handoff, Lead, Milestone, SlaPolicy
 from handoff.selectors.calendars import calendars_load
 
 # Clocks with a deadline ahead or overdue: not met, not stopped, not paused (breached ones too: most urgent).
@@ -116,3 +116,8 @@ def deadlines(handoffs: Iterable[Handoff], now: datetime | None = None) -> dict[
             left = businesstime.between(now, m.due_at, cals[m.calendar_id])
             found[handoff_id] = (m, f"{format_duration(left)} of business time left")
     return found
+
+
+def active_policy() -> SlaPolicy | None:
+    """The SLA policy version new handoffs are timed by, if any."""
+    return SlaPolicy.objects.filter(is_active=True).first()

@@ -1,19 +1,22 @@
 """Who performs an action: a person with roles, or the system (rule, sync, SLA escalation)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from django.contrib.auth.models import AbstractBaseUser
 
 from handoff.models import Role
 from handoff.models.handoffs import ActorKind
+from handoff.selectors.people import user_roles
 
 
 @dataclass(frozen=True)
 class Actor:
     kind: ActorKind
     user: AbstractBaseUser | None = field(default=None, compare=False)
+    # Replaying history the CRM already holds (the demo seed's stories): nothing is owed to the CRM for it.
+    replay: bool = field(default=False, compare=False)
 
     @classmethod
     def person(cls, user: AbstractBaseUser) -> Actor:
@@ -31,11 +34,13 @@ class Actor:
     def system(cls) -> Actor:
         return cls(ActorKind.SYSTEM)
 
-    @cached_property
+    def replaying(self) -> Actor:
+        """The same actor re-enacting past actions whose outcome the CRM already has: they are not written back."""
+        return replace(self, replay=True)
+
+    @property
     def roles(self) -> frozenset[str]:
-        if self.user is None or not self.user.is_active:
-            return frozenset()
-        return frozenset(self.user.groups.values_list("name", flat=True))
+        return user_roles(self.user)
 
     @cached_property
     def managed_team_ids(self) -> frozenset[int]:

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from handoff import businesstime
 from handoff.exceptions import InvalidInput, NotAllowed, WrongState
 from handoff.models import Handoff, HandoffEvent, HandoffState, Lead, LeadDefinition, ReasonCode, Role, Touch
 from handoff.models.handoffs import OPEN_STATES, ActorKind
+from handoff.selectors.calendars import owner_calendar
+from handoff.selectors.people import user_has_role
 
 from .actors import Actor
 
@@ -68,6 +72,13 @@ class Action(StrEnum):
     RECYCLE = "recycle"
     CLOSE = "close"
     REASSIGN = "reassign"
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+# Actions on the handoff's SLA milestones, not on the lead: kept in the audit log and the rules like the others, but
+# not offered among a handoff's `actions` (they are the SLA's, not the rules of engagement's).
+MILESTONE_ACTIONS = frozenset({Action.PAUSE, Action.RESUME})
 
 
 P = Party
@@ -86,6 +97,8 @@ RULES: dict[Action, tuple[Rule, ...]] = {
     ),
     Action.CLOSE: (_rule(OPEN_STATES, P.SYNC),),
     Action.REASSIGN: (_rule(OPEN_STATES, P.SYNC, P.SYSTEM, P.TEAM_MANAGER),),
+    Action.PAUSE: (_rule(OPEN_STATES, P.OWNER, P.TEAM_MANAGER, P.SYSTEM),),
+    Action.RESUME: (_rule(OPEN_STATES, P.OWNER, P.TEAM_MANAGER, P.SYSTEM),),
 }
 
 # The state each action leads to; None keeps the state (touch, reassign); resolve depends on the decision.
@@ -98,6 +111,8 @@ TARGET: dict[Action, str | None] = {
     Action.RECYCLE: S.RECYCLED,
     Action.CLOSE: S.CLOSED,
     Action.REASSIGN: None,
+    Action.PAUSE: None,
+    Action.RESUME: None,
 }
 REASON_KIND = {
     Action.REJECT: ReasonCode.Kind.REJECT,
@@ -143,7 +158,7 @@ def allowed_actions(actor: Actor, handoff: Handoff) -> list[Action]:
     return [
         action
         for action, rules in RULES.items()
-        if any(handoff.state in r.sources and r.parties & mine for r in rules)
+        if action not in MILESTONE_ACTIONS and any(handoff.state in r.sources and r.parties & mine for r in rules)
     ]
 
 
@@ -337,23 +352,27 @@ def handoff_touch(
     outcome: str,
     note: str = "",
     at: datetime | None = None,
+    logged_at: datetime | None = None,
 ) -> Handoff:
-    """Log a call, email or meeting (an attempt, or a connection) on an accepted lead."""
+    """Log a call, email or meeting (an attempt, or a connection) on an accepted lead.
+
+    `at` is when it happened (default: as it is logged); `logged_at` when it is logged (default: now; history
+    replayed as it happened, such as the demo's, passes its own).
+    """
     if kind not in Touch.Kind.values:
         raise InvalidInput(f"Unknown touch kind {kind!r}; use one of: {', '.join(Touch.Kind.values)}.", field="kind")
     if outcome not in Touch.Outcome.values:
         raise InvalidInput(
             f"Unknown touch outcome {outcome!r}; use one of: {', '.join(Touch.Outcome.values)}.", field="outcome"
         )
-    now = timezone.now()
-    at = at or now
-    if at > now:
-        raise InvalidInput("A touch cannot be logged in the future.", field="at")
+    now = logged_at or timezone.now()
     with transaction.atomic():
-        (result,) = _transition(
-            Action.TOUCH, [handoff], actor, at=at, note=note, data={"kind": kind, "outcome": outcome}
+        at = _touch_time(_lock([handoff])[0], at, now)
+        data = _touch_data(kind, outcome, at, now)
+        (result,) = _transition(Action.TOUCH, [handoff], actor, at=at, note=note, data=data)
+        Touch.objects.create(
+            handoff=result, kind=kind, outcome=outcome, at=at, logged_at=now, by=actor.user, note=note.strip()
         )
-        Touch.objects.create(handoff=result, kind=kind, outcome=outcome, at=at, by=actor.user, note=note.strip())
         # The first touch (and first connection) is the earliest logged, even when logged after the fact.
         firsts = {"first_touch_at": at}
         if outcome == Touch.Outcome.CONNECTED:
@@ -364,6 +383,50 @@ def handoff_touch(
             )
         result.refresh_from_db()
     return result
+
+
+def _touch_time(handoff: Handoff, at: datetime | None, now: datetime) -> datetime:
+    """When a touch happened: now, or the time a rep gives who logs it after the fact (called first, logged later).
+
+    Never in the future, never before the lead was handed over (a touch before it cannot meet its clock), and at
+    most TOUCH_BACKDATE_BUSINESS_HOURS of the owner's business time ago, so a clock cannot be met by a touch
+    dated to when it was still running long after it ran out.
+    """
+    if at is None:
+        return now
+    if at > now:
+        raise InvalidInput("A touch cannot be logged in the future.", field="at")
+    if at < handoff.handed_at:
+        raise InvalidInput(
+            f"A touch cannot be before the lead was handed over ({handoff.handed_at.isoformat()}).", field="at"
+        )
+    hours = settings.TOUCH_BACKDATE_BUSINESS_HOURS
+    calendar = owner_calendar(handoff.owner_id)
+    ago = businesstime.between(at, now, calendar) if calendar is not None else now - at
+    if ago > timedelta(hours=hours):
+        raise InvalidInput(
+            f"A touch can be logged at most {hours} business hours after it happened; this one was "
+            f"{ago.total_seconds() / 3600:.1f} business hours ago.",
+            field="at",
+        )
+    return at
+
+
+def _touch_data(kind: str, outcome: str, at: datetime, now: datetime) -> dict:
+    data = {"kind": kind, "outcome": outcome}
+    if at != now:
+        data["logged_at"] = now.isoformat()  # logged after the fact: the event's `at` is when it happened
+    return data
+
+
+def handoff_pause(*, handoff: Handoff | int, actor: Actor, note: str = "", at: datetime | None = None) -> Handoff:
+    """Pause the handoff's running SLA milestones by hand (the customer asked to be called next month)."""
+    return _transition(Action.PAUSE, [handoff], actor, at=at or timezone.now(), note=note)[0]
+
+
+def handoff_resume(*, handoff: Handoff | int, actor: Actor, note: str = "", at: datetime | None = None) -> Handoff:
+    """Resume the handoff's paused milestones; their due times move by the business time spent paused."""
+    return _transition(Action.RESUME, [handoff], actor, at=at or timezone.now(), note=note)[0]
 
 
 def handoff_convert(*, handoff: Handoff | int, actor: Actor, note: str = "", at: datetime | None = None) -> Handoff:
@@ -447,7 +510,7 @@ def handoffs_reassign(
     at: datetime | None = None,
 ) -> list[Handoff]:
     """Give open handoffs to another rep (or back to the queue with owner=None)."""
-    if owner is not None and not owner.groups.filter(name=Role.SALES_REP).exists():
+    if owner is not None and not user_has_role(owner, Role.SALES_REP):
         raise InvalidInput(f"{owner.get_username()} is not a sales rep.", field="owner")
     return _transition(
         Action.REASSIGN,

@@ -1,8 +1,10 @@
-"""The SLA notice outbox's sender: claims due rows, delivers email (and Slack when configured), records each outcome."""
+"""The notice outboxes' sender (SLA notices, feedback digests): claims due rows, delivers email (and Slack when
+configured), records each outcome."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import requests
@@ -13,8 +15,10 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from handoff.models import SlaNotification
-from handoff.models.sla import NoticeKind
+from handoff.models import HandoffEvent, SlaNotification
+from handoff.models.handoffs import ActorKind
+from handoff.models.sla import NotificationKind
+from handoff.selectors.sla import business_time_text
 
 log = logging.getLogger(__name__)
 
@@ -30,25 +34,34 @@ class SendResult:
     failed: int = 0
 
 
+@dataclass
+class Message:
+    """What one outbox row delivers: a mail (text, optionally HTML too) and the line posted to Slack."""
+
+    subject: str
+    text: str
+    recipients: list[str] = field(default_factory=list)
+    html: str = ""
+    slack: str = ""  # "": the mail's text
+
+
 def _backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def _claim(now: datetime, limit: int) -> list[SlaNotification]:
+def _claim(model, now: datetime, limit: int) -> list:
     """Take due rows for this sender for CLAIM; rows another sender holds are skipped, not waited for."""
     with transaction.atomic():
         rows = list(
-            SlaNotification.objects.select_for_update(skip_locked=True, of=("self",))
+            model.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(
                 Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
-                status__in=[SlaNotification.Status.PENDING, SlaNotification.Status.SENDING],
+                status__in=[model.Status.PENDING, model.Status.SENDING],
                 next_attempt_at__lte=now,
             )
             .order_by("next_attempt_at", "pk")[:limit]
         )
-        SlaNotification.objects.filter(pk__in=[r.pk for r in rows]).update(
-            status=SlaNotification.Status.SENDING, claimed_until=now + CLAIM
-        )
+        model.objects.filter(pk__in=[r.pk for r in rows]).update(status=model.Status.SENDING, claimed_until=now + CLAIM)
     return rows
 
 
@@ -71,18 +84,17 @@ def _recipients(notice: SlaNotification) -> list[str]:
     """
     if notice.recipients:
         return [address.strip() for address in notice.recipients.split(",") if address.strip()]
-    return people_to_tell(notice.handoff.owner, breach=notice.kind == NoticeKind.BREACH)
+    return people_to_tell(notice.handoff.owner, breach=notice.kind == NotificationKind.BREACH)
 
 
 def notice_text(notice: SlaNotification) -> tuple[str, str]:
     """Subject and body of a notice."""
-    from handoff.selectors.sla import business_time_text
 
     milestone, handoff = notice.milestone, notice.handoff
     lead = handoff.lead
     what = milestone.get_kind_display().lower()
     owner = handoff.owner.get_full_name() or handoff.owner.get_username() if handoff.owner else "the queue"
-    if notice.kind == NoticeKind.BREACH:
+    if notice.kind == NotificationKind.BREACH:
         subject = f"SLA breached: {what} of {lead} ({owner})"
     else:
         subject = f"SLA reminder: {what} of {lead} is due {milestone.due_at:%a %H:%M %Z}"
@@ -106,10 +118,8 @@ def _escalation_line(notice: SlaNotification) -> str:
     Read from the system's event the escalation wrote in the scan that wrote this notice (same instant), not
     from the policy alone: a handoff the rules did not let the escalation move was left as it was.
     """
-    from handoff.models import HandoffEvent
-    from handoff.models.handoffs import ActorKind
 
-    if notice.kind != NoticeKind.BREACH:
+    if notice.kind != NotificationKind.BREACH:
         return ""
     action = (
         HandoffEvent.objects.filter(
@@ -127,67 +137,111 @@ def _escalation_line(notice: SlaNotification) -> str:
     return f"Escalation: the lead was {done}.\n"
 
 
-def notifications_send(*, now: datetime | None = None, limit: int = 200) -> SendResult:
-    """Deliver due notices; each channel is sent at most once per notice, failures retry with backoff.
+def _deliver(row, message: Message, model, webhook: str) -> None:
+    """Send what is still owed on each channel, recording each success at once."""
+    row.recipients = ", ".join(message.recipients)
+    if row.email_sent_at is None:
+        if message.recipients:
+            send_mail(
+                message.subject,
+                message.text,
+                settings.DEFAULT_FROM_EMAIL,
+                message.recipients,
+                html_message=message.html or None,
+            )
+        row.email_sent_at = timezone.now()
+        # Recorded at once, not with the batch: a crash before the batch write must not send it again.
+        model.objects.filter(pk=row.pk).update(email_sent_at=row.email_sent_at)
+    if webhook and row.slack_sent_at is None:
+        response = requests.post(webhook, json={"text": message.slack or message.text}, timeout=SLACK_TIMEOUT)
+        response.raise_for_status()
+        row.slack_sent_at = timezone.now()
+        model.objects.filter(pk=row.pk).update(slack_sent_at=row.slack_sent_at)
 
-    A notice is claimed before sending (another sender skips it), and each channel's success is recorded, so
-    a retry after a partial failure (email sent, Slack down) resends only what failed. Runs outside any
-    transaction: nothing is locked while a mail server or Slack answers.
+
+def outbox_send(
+    *,
+    model,
+    now: datetime,
+    limit: int,
+    load: Callable[[list[int]], dict],
+    compose: Callable[[object], Message | None],
+    max_attempts: int,
+    gave_up: Callable[[object], None] | None = None,
+) -> SendResult:
+    """Deliver an outbox's due rows; each channel is sent at most once per row, failures retry with backoff.
+
+    `model` has the `handoff.models.outbox.Outbox` fields; `load(ids)` reads the claimed rows with what
+    `compose(row)` needs to write their message (None: nothing is owed any more, the row is done). A row is
+    claimed before sending (another sender skips it), and each channel's success is recorded, so a retry after a
+    partial failure (email sent, Slack down) resends only what failed; after `max_attempts` the row is marked
+    failed and `gave_up(row)` runs. Runs outside any transaction: nothing is locked while a mail server or Slack
+    answers.
     """
-    now = now or timezone.now()
     result = SendResult()
-    rows = _claim(now, limit)
+    rows = _claim(model, now, limit)
     if not rows:
         return result
-    by_id = SlaNotification.objects.select_related(
-        "milestone__policy", "milestone__handoff__lead", "milestone__handoff__owner__profile__team__manager"
-    ).in_bulk([r.pk for r in rows])
-    max_attempts = settings.SLA_NOTIFY_MAX_ATTEMPTS
+    by_id = load([r.pk for r in rows])
     webhook = settings.SLACK_WEBHOOK_URL
     done = []
     for row in rows:
-        notice = by_id[row.pk]
+        item = by_id[row.pk]
         errors = []
         try:
-            subject, body = notice_text(notice)
-            recipients = _recipients(notice)
-            notice.recipients = ", ".join(recipients)
-            if notice.email_sent_at is None:
-                if recipients:
-                    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
-                notice.email_sent_at = timezone.now()
-                # Recorded at once, not with the batch: a crash before the batch write must not send it again.
-                SlaNotification.objects.filter(pk=notice.pk).update(email_sent_at=notice.email_sent_at)
-            if webhook and notice.slack_sent_at is None:
-                response = requests.post(webhook, json={"text": body}, timeout=SLACK_TIMEOUT)
-                response.raise_for_status()
-                notice.slack_sent_at = timezone.now()
-                SlaNotification.objects.filter(pk=notice.pk).update(slack_sent_at=notice.slack_sent_at)
+            message = compose(item)
+            if message is not None:
+                _deliver(item, message, model, webhook)
         except Exception as exc:  # noqa: BLE001 - any delivery failure is recorded on the row and retried
             errors.append(f"{type(exc).__name__}: {exc}")
-        notice.claimed_until = None
+        item.claimed_until = None
+        item.attempts += 1
         if errors:
-            notice.attempts += 1
-            notice.last_error = "; ".join(errors)[:2000]
-            if notice.attempts >= max_attempts:
-                notice.status = SlaNotification.Status.FAILED
+            item.last_error = "; ".join(errors)[:2000]
+            if item.attempts >= max_attempts:
+                item.status = model.Status.FAILED
                 result.failed += 1
-                log.error("SLA notice %s gave up after %s attempts: %s", notice.pk, notice.attempts, notice.last_error)
+                log.error("%s %s gave up after %s attempts: %s", model.__name__, item.pk, item.attempts,
+                          item.last_error)
+                if gave_up is not None:
+                    gave_up(item)
             else:
-                notice.status = SlaNotification.Status.PENDING
-                notice.next_attempt_at = now + _backoff(notice.attempts)
+                item.status = model.Status.PENDING
+                item.next_attempt_at = now + _backoff(item.attempts)
                 result.retrying += 1
         else:
-            notice.attempts += 1
-            notice.status, notice.sent_at, notice.last_error = SlaNotification.Status.SENT, timezone.now(), ""
+            item.status, item.sent_at, item.last_error = model.Status.SENT, timezone.now(), ""
             result.sent += 1
-        done.append(notice)
-    SlaNotification.objects.bulk_update(
+        done.append(item)
+    model.objects.bulk_update(
         done,
         ["status", "recipients", "email_sent_at", "slack_sent_at", "attempts", "next_attempt_at", "claimed_until",
          "last_error", "sent_at"],
     )
     return result
+
+
+def _load_notices(ids: list[int]) -> dict[int, SlaNotification]:
+    return SlaNotification.objects.select_related(
+        "milestone__policy", "milestone__handoff__lead", "milestone__handoff__owner__profile__team__manager"
+    ).in_bulk(ids)
+
+
+def _notice_message(notice: SlaNotification) -> Message:
+    subject, body = notice_text(notice)
+    return Message(subject=subject, text=body, recipients=_recipients(notice))
+
+
+def notifications_send(*, now: datetime | None = None, limit: int = 200) -> SendResult:
+    """Deliver due SLA notices (see `outbox_send`): email to the owner (and on a breach their manager), Slack."""
+    return outbox_send(
+        model=SlaNotification,
+        now=now or timezone.now(),
+        limit=limit,
+        load=_load_notices,
+        compose=_notice_message,
+        max_attempts=settings.SLA_NOTIFY_MAX_ATTEMPTS,
+    )
 
 
 def notifications_retry(*, ids: list[int], now: datetime | None = None) -> int:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from handoff.crm import get_backend
@@ -26,13 +25,15 @@ from handoff.models.handoffs import ActorKind
 
 from .actors import Actor
 from .handoffs import on_transition
-from .sync import lease_acquire, lease_release
+from .jobs import job_after_commit
+from .sync.lease import lease_acquire, lease_release
 
 log = logging.getLogger(__name__)
 
 ACTIONS = ("accept", "reject", "recycle", "convert")
 REASON_ACTIONS = ("reject", "recycle")
 LEASE = "crm-writeback"
+FLUSH_TASK = "handoff.writeback_flush"
 MAX_BACKOFF = timedelta(hours=6)
 
 
@@ -52,9 +53,10 @@ def writeback_changes(*, action: str, handoff: Handoff) -> dict:
 def writeback_record(*, action: str, handoffs: list[Handoff], events: list[HandoffEvent], actor: Actor) -> None:
     """Record what an accept / reject / recycle / convert owes the CRM, and queue sending it after commit.
 
-    Changes that came from the CRM (the sync's own conversions) are not written back.
+    Changes that came from the CRM (the sync's own conversions) are not written back, nor history an actor
+    replays (`Actor.replaying()`, the demo seed): the CRM already holds where it ended.
     """
-    if action not in ACTIONS or actor.kind == ActorKind.SYNC:
+    if action not in ACTIONS or actor.kind == ActorKind.SYNC or actor.replay:
         return
     now = timezone.now()
     rows = []
@@ -66,24 +68,9 @@ def writeback_record(*, action: str, handoffs: list[Handoff], events: list[Hando
             )
     if rows:
         WriteBack.objects.bulk_create(rows)
-        _queue_flush_once_on_commit()
-
-
-def _queue_flush_once_on_commit() -> None:
-    """One flush per transaction, however many transitions it holds (a bulk action, a seed, a sync page).
-
-    The flush sends every due row, so a second task queued by the same transaction would find nothing to do.
-    """
-    pending = transaction.get_connection().run_on_commit
-    if not any(callback is _queue_flush for _, callback, *_ in pending):
-        transaction.on_commit(_queue_flush)
-
-
-def _queue_flush() -> None:
-    # Imported here: the tasks module imports the services, not the other way round.
-    from handoff.tasks.sync import writeback_flush_task
-
-    writeback_flush_task.delay()
+        # One flush per transaction, however many transitions it holds (a bulk action, a seed, a sync page): the
+        # flush sends every due row, so a second task queued by the same transaction would find nothing to do.
+        job_after_commit(FLUSH_TASK)
 
 
 @dataclass

@@ -4,7 +4,7 @@ from celery import shared_task
 from handoff.crm.base import CrmUnavailable
 from handoff.models import SyncRun
 from handoff.services.sync import SyncBusy, sync_run
-from handoff.services.writeback import writeback_flush
+from handoff.services.writeback import FLUSH_TASK, writeback_flush
 
 
 @shared_task(name="handoff.sync_pull", acks_late=True, ignore_result=True)
@@ -30,7 +30,7 @@ def sync_reconcile() -> int | None:
 
 
 @shared_task(
-    name="handoff.writeback_flush",
+    name=FLUSH_TASK,
     acks_late=True,
     ignore_result=True,
     autoretry_for=(CrmUnavailable,),

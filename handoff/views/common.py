@@ -14,14 +14,11 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from handoff.models import Handoff, ReasonCode, Role
+from handoff.selectors.people import user_roles
 from handoff.services.actors import Actor
 from handoff.services.handoffs import allowed_actions
 
 PAGE_SIZE = 50
-
-
-def user_roles(user) -> frozenset[str]:
-    return frozenset(user.groups.values_list("name", flat=True))
 
 
 def user_time_zone(user) -> zoneinfo.ZoneInfo:

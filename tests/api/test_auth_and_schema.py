@@ -75,9 +75,10 @@ def test_the_schema_is_valid_openapi_and_documents_each_action(db):
     schema = response.json()
     validate_schema(schema)
     reject = schema["paths"]["/api/handoffs/{id}/reject/"]["post"]
-    assert reject["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Reject"}
-    assert set(reject["responses"]) == {"200", "400", "403", "404", "409"}
-    assert "reason" in schema["components"]["schemas"]["Reject"]["required"]
+    body = reject["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/RejectRequest"}
+    assert set(reject["responses"]) == {"200", "400", "401", "403", "404", "409", "413", "414", "415"}
+    assert "reason" in schema["components"]["schemas"]["RejectRequest"]["required"]
     assert "/api/handoffs/bulk-reject/" in schema["paths"]
     assert "/api/leads/{id}/qualify/" in schema["paths"]
 

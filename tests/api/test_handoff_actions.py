@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.utils import timezone
 
 from handoff.models import Handoff, HandoffEvent, HandoffState, Touch
+from handoff.services import handoffs as machine
+from tests.factories import make_lead
 
 pytestmark = pytest.mark.django_db
 
@@ -79,8 +80,15 @@ def test_the_manager_overturns_a_dispute_and_the_lead_goes_back_to_the_rep(api, 
     assert response.json()["state"] == "qualified"
 
 
-def test_the_rep_logs_a_touch_with_its_time(api, cast, accepted):
-    called_at = timezone.now() - timedelta(hours=2)
+def test_the_rep_logs_a_touch_with_its_time(api, cast, time_machine):
+    handed_over = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
+    time_machine.move_to(handed_over, tick=False)
+    accepted = machine.handoff_accept(
+        handoff=machine.handoff_qualify(lead=make_lead(owner=cast.rep), actor=cast.actor("marketer")),
+        actor=cast.actor("rep"),
+    )
+    called_at = handed_over + timedelta(minutes=30)
+    time_machine.move_to(handed_over + timedelta(hours=2), tick=False)
 
     response = post(
         api("rep"),
@@ -92,10 +100,15 @@ def test_the_rep_logs_a_touch_with_its_time(api, cast, accepted):
     assert response.status_code == 200
     touch = Touch.objects.get(handoff=accepted)
     assert (touch.kind, touch.outcome, touch.at, touch.by) == ("call", "connected", called_at, cast.rep)
+    assert touch.logged_at == handed_over + timedelta(hours=2)
     accepted.refresh_from_db()
     assert accepted.first_touch_at == accepted.first_connect_at == called_at
     assert accepted.state == S.ACCEPTED
-    assert HandoffEvent.objects.get(handoff=accepted, action="touch").data == {"kind": "call", "outcome": "connected"}
+    assert HandoffEvent.objects.get(handoff=accepted, action="touch").data == {
+        "kind": "call",
+        "outcome": "connected",
+        "logged_at": "2026-03-09T12:00:00+00:00",
+    }
 
 
 def test_the_rep_converts_an_accepted_lead(api, cast, accepted):

@@ -117,7 +117,7 @@ def test_handoffs_filter_by_definition_version_in_force_at_qualification(api, ca
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"state": "lost"}, "state"), ({"handed_after": "last tuesday"}, "handed_after"), ({"owner": 999999}, "owner")],
+    [({"state": "lost"}, "state"), ({"handed_after": "last tuesday"}, "handed_after"), ({"owner": "raj"}, "owner")],
 )
 def test_a_bad_filter_is_a_400_naming_it(api, spread, params, field):
     response = api("marketer").get("/api/handoffs/", params)

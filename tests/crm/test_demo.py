@@ -203,12 +203,14 @@ def test_check_and_unknown_fields(demo):
 
 
 def test_users_are_the_seeded_reps_and_one_former_rep(demo):
-    from handoff.demo import DEMO_USERS
+    from handoff.demo.cast import LOGINS
 
     users = demo.users()
 
     assert sum(user["IsActive"] for user in users) == 4 and len(users) == 5
-    seeded_reps = {u.first_name for u in DEMO_USERS if u.role == "sales_rep"}
+    seeded_reps = {u.first_name for u in LOGINS if u.role == "sales_rep"}
+    # The same CRM user ids the seeded reps have, so the leads the CRM hands them land with their logins.
+    assert {u["Id"] for u in users if u["IsActive"]} == {u.crm_user_id for u in LOGINS if u.role == "sales_rep"}
     assert {user["FirstName"] for user in users if user["IsActive"]} == seeded_reps
     assert all(len(user["Id"]) == 18 and user["Id"].startswith("005") for user in users)
     assert QUEUE_ID.startswith("00G") and len(QUEUE_ID) == 18
@@ -248,3 +250,14 @@ def test_a_corrupt_state_file_names_the_setting(demo, tmp_path):
 
     with pytest.raises(CrmConfigError, match="DEMO_CRM_STATE"):
         demo.count_leads()
+
+
+def test_the_demo_crm_reads_the_demo_package_without_loading_the_orm():
+    script = (
+        "import sys\n"
+        "import handoff.crm.demo, handoff.demo.stories\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('handoff.models', 'handoff.services', 'django.db')))\n"
+        "assert not loaded, loaded\n"
+    )
+
+    subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2], check=True, timeout=60)

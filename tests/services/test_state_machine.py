@@ -242,13 +242,16 @@ def test_recycled_lead_qualifies_again_as_the_next_handoff_of_the_same_lead(cast
 def test_touch_records_the_earliest_touch_and_connection_even_when_logged_late(cast, qualified):
     from datetime import timedelta
 
-    from django.utils import timezone
-
     handoff = sm.handoff_accept(handoff=qualified, actor=cast.actor("rep"))
-    connected = timezone.now()
-    sm.handoff_touch(handoff=handoff, actor=cast.actor("rep"), kind="email", outcome="connected", at=connected)
-    earlier = connected - timedelta(minutes=5)
-    handoff = sm.handoff_touch(handoff=handoff, actor=cast.actor("rep"), kind="call", outcome="attempt", at=earlier)
+    earlier = qualified.handed_at + timedelta(minutes=1)
+    connected = earlier + timedelta(minutes=5)
+    later = connected + timedelta(minutes=1)
+    sm.handoff_touch(
+        handoff=handoff, actor=cast.actor("rep"), kind="email", outcome="connected", at=connected, logged_at=later
+    )
+    handoff = sm.handoff_touch(
+        handoff=handoff, actor=cast.actor("rep"), kind="call", outcome="attempt", at=earlier, logged_at=later
+    )
     assert handoff.first_touch_at == earlier
     assert handoff.first_connect_at == connected
     assert handoff.touches.count() == 2

@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from handoff.models import BusinessCalendar, CalendarDay, SlaNotification, SlaPolicy
-from handoff.models.sla import NoticeKind
+from handoff.models.sla import NotificationKind
 from handoff.services.sla import sla_scan
 
 from .conftest import NINE_TO_FIVE, utc
@@ -73,7 +73,7 @@ def test_a_policy_that_timed_handoffs_cannot_change_its_terms(cast, qualified, p
 
 
 def test_sla_admin_pages_render(root, cast, qualified, policy, utc_calendar):
-    sla_scan(notice=NoticeKind.BREACH, now=utc("2100-01-01 00:00"))
+    sla_scan(kind=NotificationKind.BREACH, now=utc("2100-01-01 00:00"))
     for name in ("businesscalendar", "slapolicy", "milestone", "slanotification"):
         assert root.get(reverse(f"admin:handoff_{name}_changelist")).status_code == 200
     assert root.get(reverse("admin:handoff_businesscalendar_change", args=[utc_calendar.pk])).status_code == 200
@@ -82,7 +82,7 @@ def test_sla_admin_pages_render(root, cast, qualified, policy, utc_calendar):
 
 
 def test_the_admin_can_retry_a_failed_notice(root, cast, qualified, policy, utc_calendar):
-    sla_scan(notice=NoticeKind.BREACH, now=utc("2100-01-01 00:00"))
+    sla_scan(kind=NotificationKind.BREACH, now=utc("2100-01-01 00:00"))
     SlaNotification.objects.update(status=SlaNotification.Status.FAILED, attempts=8)
     response = root.post(reverse("admin:handoff_slanotification_changelist"), {
         "action": "retry_now", "_selected_action": list(SlaNotification.objects.values_list("pk", flat=True)),

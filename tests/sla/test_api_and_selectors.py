@@ -7,7 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from handoff.models import MilestoneKind
-from handoff.models.sla import NoticeKind
+from handoff.models.sla import NotificationKind
 from handoff.selectors.sla import business_time_left, business_time_text, by_urgency, deadlines
 from handoff.services.handoffs import handoff_qualify
 from handoff.services.sla import sla_scan
@@ -25,7 +25,7 @@ def pair(cast, policy, utc_calendar):
                           at=utc("2026-03-09 09:00"))
     standard = handoff_qualify(lead=make_lead(owner=cast.rep), actor=cast.actor("marketer"),
                                at=utc("2026-03-09 09:00"))
-    sla_scan(notice=NoticeKind.BREACH, now=utc("2026-03-09 10:00"))
+    sla_scan(kind=NotificationKind.BREACH, now=utc("2026-03-09 10:00"))
     return hot, standard
 
 

@@ -7,13 +7,8 @@ from django.utils import timezone
 from handoff.exceptions import NotAllowed, WrongState
 from handoff.models import BusinessCalendar, HandoffEvent, Lead, MilestoneKind, SlaPolicy
 from handoff.services.actors import Actor
-from handoff.services.handoffs import handoff_accept, handoff_qualify, handoffs_reassign
-from handoff.services.sla import (
-    clocks_first_touch_by_status,
-    clocks_sync_status,
-    handoff_pause,
-    handoff_resume,
-)
+from handoff.services.handoffs import handoff_accept, handoff_pause, handoff_qualify, handoff_resume, handoffs_reassign
+from handoff.services.sla import milestones_first_touch_by_crm_status, milestones_follow_crm_status
 from tests.factories import make_lead
 
 from .conftest import clock, local, make_calendar, use_calendar, utc
@@ -100,10 +95,10 @@ def test_a_crm_pause_status_pauses_the_clocks_and_leaving_it_resumes_them(cast, 
     SlaPolicy.objects.filter(pk=policy.pk).update(pause_statuses=["Waiting on customer"])
     handoff = qualify(cast, utc("2026-03-09 09:00"))
     Lead.objects.filter(pk=handoff.lead_id).update(status="Waiting on customer")
-    assert clocks_sync_status(lead_ids=[handoff.lead_id], at=utc("2026-03-09 10:00")) == (3, 0)
+    assert milestones_follow_crm_status(lead_ids=[handoff.lead_id], at=utc("2026-03-09 10:00")) == (3, 0)
     assert clock(handoff, K.ACCEPT).paused_by == "status"
     Lead.objects.filter(pk=handoff.lead_id).update(status="Open - Not Contacted")
-    assert clocks_sync_status(lead_ids=[handoff.lead_id], at=utc("2026-03-10 10:00")) == (0, 3)
+    assert milestones_follow_crm_status(lead_ids=[handoff.lead_id], at=utc("2026-03-10 10:00")) == (0, 3)
     assert clock(handoff, K.ACCEPT).due_at == utc("2026-03-12 17:00")  # 23 h left from Tuesday 10:00: 7 + 8 + 8
 
 
@@ -111,7 +106,7 @@ def test_a_clock_paused_by_hand_is_not_resumed_by_a_crm_status(cast, policy, utc
     SlaPolicy.objects.filter(pk=policy.pk).update(pause_statuses=["Waiting on customer"])
     handoff = qualify(cast, utc("2026-03-09 09:00"))
     handoff_pause(handoff=handoff, actor=cast.actor("rep"), at=utc("2026-03-09 10:00"))
-    assert clocks_sync_status(lead_ids=[handoff.lead_id], at=utc("2026-03-09 11:00")) == (0, 0)
+    assert milestones_follow_crm_status(lead_ids=[handoff.lead_id], at=utc("2026-03-09 11:00")) == (0, 0)
     assert clock(handoff, K.ACCEPT).paused_by == "flag"
 
 
@@ -119,17 +114,17 @@ def test_a_crm_working_status_meets_first_touch_at_the_crm_change(cast, policy, 
     handoff = qualify(cast, utc("2026-03-09 09:00"))
     Lead.objects.filter(pk=handoff.lead_id).update(status="Working - Contacted",
                                                     crm_modified_at=utc("2026-03-09 10:30"))
-    assert clocks_first_touch_by_status(lead_ids=[handoff.lead_id], at=utc("2026-03-09 10:35")) == 1
+    assert milestones_first_touch_by_crm_status(lead_ids=[handoff.lead_id], at=utc("2026-03-09 10:35")) == 1
     first = clock(handoff, K.FIRST_TOUCH)
     assert first.met_at == utc("2026-03-09 10:30") and first.business_seconds_taken == 90 * 60
-    assert clocks_first_touch_by_status(lead_ids=[handoff.lead_id]) == 0
+    assert milestones_first_touch_by_crm_status(lead_ids=[handoff.lead_id]) == 0
 
 
 def test_the_echo_of_the_apps_own_accept_write_back_is_not_a_touch(cast, policy, utc_calendar):
     handoff = qualify(cast, timezone.now())
     handoff_accept(handoff=handoff, actor=cast.actor("rep"))  # writes "Working - Contacted" back to the CRM
     Lead.objects.filter(pk=handoff.lead_id).update(status="Working - Contacted", crm_modified_at=timezone.now())
-    assert clocks_first_touch_by_status(lead_ids=[handoff.lead_id]) == 0
+    assert milestones_first_touch_by_crm_status(lead_ids=[handoff.lead_id]) == 0
     assert clock(handoff, K.FIRST_TOUCH).met_at is None
 
 

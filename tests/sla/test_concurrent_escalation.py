@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import connection
 
 from handoff.models import Handoff, HandoffEvent, Milestone, SlaPolicy
-from handoff.models.sla import Escalation, NoticeKind
+from handoff.models.sla import Escalation, NotificationKind
 from handoff.services.actors import Actor
 from handoff.services.handoffs import handoffs_qualify
 from handoff.services.sla import sla_scan
@@ -30,7 +30,7 @@ pytestmark = [
 # handoffs whose accept clock the other is escalating at the same moment.
 @pytest.mark.parametrize("limit", [7, 40])
 def test_two_scanners_at_once_give_each_handoff_back_to_the_queue_once(monkeypatch, limit):
-    monkeypatch.setattr("handoff.services.sla._queue_send", lambda: None)
+    monkeypatch.setattr("handoff.services.sla.scan.job_after_commit", lambda task: None)
     SlaPolicy.objects.filter(is_active=True).update(escalation=Escalation.QUEUE)
     rep = make_user("sam.scan", "sales_rep")
     leads = [make_lead(owner=rep, lead_source="Demo Request") for _ in range(60)]
@@ -44,7 +44,7 @@ def test_two_scanners_at_once_give_each_handoff_back_to_the_queue_once(monkeypat
         try:
             start.wait()
             while True:
-                result = sla_scan(notice=NoticeKind.BREACH, now=utc("2026-04-01 12:00"), limit=limit)
+                result = sla_scan(kind=NotificationKind.BREACH, now=utc("2026-04-01 12:00"), limit=limit)
                 if not result.flagged:
                     break
                 requeued[name] += result.requeued

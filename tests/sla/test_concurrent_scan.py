@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import connection
 
 from handoff.models import Milestone, SlaNotification
-from handoff.models.sla import NoticeKind
+from handoff.models.sla import NotificationKind
 from handoff.services.actors import Actor
 from handoff.services.handoffs import handoffs_qualify
 from handoff.services.sla import sla_scan
@@ -30,7 +30,7 @@ pytestmark = [
 
 def test_two_scanners_at_once_flag_each_clock_once_and_write_each_notice_once(monkeypatch):
     sent_for = []
-    monkeypatch.setattr("handoff.services.sla._queue_send", lambda: sent_for.append(1))
+    monkeypatch.setattr("handoff.services.sla.scan.job_after_commit", lambda task: sent_for.append(task))
     rep = make_user("sam.scan", "sales_rep")
     leads = [make_lead(owner=rep) for _ in range(60)]
     handoffs_qualify(lead_ids=[lead.pk for lead in leads], actor=Actor.rule(), at=utc("2026-03-09 09:00"))
@@ -46,7 +46,7 @@ def test_two_scanners_at_once_flag_each_clock_once_and_write_each_notice_once(mo
             start.wait()
             while True:
                 # Small batches so the two scanners interleave many times.
-                batch = sla_scan(notice=NoticeKind.BREACH, now=utc("2026-04-01 12:00"), limit=7).flagged
+                batch = sla_scan(kind=NotificationKind.BREACH, now=utc("2026-04-01 12:00"), limit=7).flagged
                 if not batch:
                     break
                 flagged[name] += [pk for pk, _, _ in batch]
@@ -66,7 +66,7 @@ def test_two_scanners_at_once_flag_each_clock_once_and_write_each_notice_once(mo
     assert not set(flagged["a"]) & set(flagged["b"])
     assert sorted(flagged["a"] + flagged["b"]) == sorted(Milestone.objects.values_list("pk", flat=True))
     assert Milestone.objects.filter(breached_at__isnull=True).count() == 0
-    notices = SlaNotification.objects.filter(kind=NoticeKind.BREACH)
+    notices = SlaNotification.objects.filter(kind=NotificationKind.BREACH)
     assert notices.count() == total
     assert notices.values("milestone").distinct().count() == total
     assert sent_for, "each committed scan queues the sender"

@@ -10,7 +10,7 @@ from django.core import mail
 from django.core.management import call_command
 
 from handoff.models import Handoff, HandoffEvent, HandoffState, MilestoneKind, SlaNotification, SlaPolicy
-from handoff.models.sla import Escalation, NoticeKind
+from handoff.models.sla import Escalation, NotificationKind
 from handoff.services.handoffs import handoff_accept, handoff_qualify, handoff_recycle, handoff_touch
 from handoff.services.notifications import notifications_send
 from handoff.services.sla import sla_scan, sla_scan_all
@@ -39,7 +39,7 @@ def accepted_and_touched(cast) -> Handoff:
     handoff = hot_lead(cast)
     handoff_accept(handoff=handoff, actor=cast.actor("rep"), at=utc("2026-03-09 09:05"))
     handoff_touch(handoff=handoff, actor=cast.actor("rep"), kind="call", outcome="attempt",
-                  at=utc("2026-03-09 09:30"))
+                  at=utc("2026-03-09 09:30"), logged_at=utc("2026-03-09 09:30"))
     return handoff
 
 
@@ -62,11 +62,11 @@ def breach_mail(at) -> mail.EmailMessage:
 
 def test_notify_only_changes_nothing_but_the_notice(cast, policy, utc_calendar):
     handoff = hot_lead(cast)
-    result = sla_scan(notice=NoticeKind.BREACH, now=ACCEPT_BREACHED)
+    result = sla_scan(kind=NotificationKind.BREACH, now=ACCEPT_BREACHED)
     assert (result.count, result.requeued, result.recycled) == (1, [], [])
     assert now_in(handoff) == (HandoffState.QUALIFIED, cast.rep.pk)
     assert system_events(handoff) == []
-    assert SlaNotification.objects.filter(milestone__handoff=handoff, kind=NoticeKind.BREACH).count() == 1
+    assert SlaNotification.objects.filter(milestone__handoff=handoff, kind=NotificationKind.BREACH).count() == 1
     notice = breach_mail(ACCEPT_BREACHED)
     assert set(notice.to) == {cast.rep.email, cast.manager.email}
     assert "Escalation" not in notice.body
@@ -77,7 +77,7 @@ def test_queue_gives_a_lead_nobody_accepted_back_to_the_queue_and_still_tells_wh
 ):
     escalate_with(policy, Escalation.QUEUE)
     handoff = hot_lead(cast)
-    result = sla_scan(notice=NoticeKind.BREACH, now=ACCEPT_BREACHED)
+    result = sla_scan(kind=NotificationKind.BREACH, now=ACCEPT_BREACHED)
     assert result.requeued == [handoff.pk] and result.recycled == []
     assert now_in(handoff) == (HandoffState.QUALIFIED, None)
     event = HandoffEvent.objects.get(handoff=handoff, action="reassign")
@@ -97,7 +97,7 @@ def test_queue_gives_back_an_accepted_lead_nobody_touched_and_names_every_clock_
     accepted = hot_lead(cast)
     handoff_accept(handoff=accepted, actor=cast.actor("rep"), at=utc("2026-03-09 09:05"))
     untouched = hot_lead(cast)  # the scan runs late: its accept and first-touch clocks breach in one scan
-    result = sla_scan(notice=NoticeKind.BREACH, now=utc("2026-03-09 11:30"))
+    result = sla_scan(kind=NotificationKind.BREACH, now=utc("2026-03-09 11:30"))
     assert result.requeued == sorted([accepted.pk, untouched.pk])
     assert now_in(accepted) == (HandoffState.ACCEPTED, None)
     assert now_in(untouched) == (HandoffState.QUALIFIED, None)
@@ -110,7 +110,7 @@ def test_queue_gives_back_an_accepted_lead_nobody_touched_and_names_every_clock_
 def test_queue_leaves_a_lead_with_the_rep_working_it_when_only_the_follow_up_runs_out(cast, policy, utc_calendar):
     escalate_with(policy, Escalation.QUEUE)
     handoff = accepted_and_touched(cast)
-    result = sla_scan(notice=NoticeKind.BREACH, now=FOLLOW_UP_BREACHED)
+    result = sla_scan(kind=NotificationKind.BREACH, now=FOLLOW_UP_BREACHED)
     assert [kind for _, _, kind in result.flagged] == [K.FOLLOW_UP]
     assert (result.requeued, result.recycled) == ([], [])
     assert now_in(handoff) == (HandoffState.ACCEPTED, cast.rep.pk)
@@ -119,7 +119,7 @@ def test_queue_leaves_a_lead_with_the_rep_working_it_when_only_the_follow_up_run
 def test_a_lead_the_queue_already_holds_is_flagged_but_not_moved(cast, policy, utc_calendar):
     escalate_with(policy, Escalation.QUEUE)
     handoff = hot_lead(cast, owner=None)
-    result = sla_scan(notice=NoticeKind.BREACH, now=ACCEPT_BREACHED)
+    result = sla_scan(kind=NotificationKind.BREACH, now=ACCEPT_BREACHED)
     assert (result.count, result.requeued, result.recycled) == (1, [], [])
     assert system_events(handoff) == []
 
@@ -127,7 +127,7 @@ def test_a_lead_the_queue_already_holds_is_flagged_but_not_moved(cast, policy, u
 def test_recycle_sends_a_lead_nobody_accepted_back_to_marketing_with_the_sla_reason(cast, policy, utc_calendar):
     escalate_with(policy, Escalation.RECYCLE)
     handoff = hot_lead(cast)
-    result = sla_scan(notice=NoticeKind.BREACH, now=ACCEPT_BREACHED)
+    result = sla_scan(kind=NotificationKind.BREACH, now=ACCEPT_BREACHED)
     assert (result.requeued, result.recycled) == ([], [handoff.pk])
     handoff.refresh_from_db()
     assert (handoff.state, handoff.owner, handoff.recycled_at) == (HandoffState.RECYCLED, cast.rep, ACCEPT_BREACHED)
@@ -137,7 +137,7 @@ def test_recycle_sends_a_lead_nobody_accepted_back_to_marketing_with_the_sla_rea
     assert event.reason == handoff.reason
     assert event.note == "SLA breached: accept or reject not within the agreed time."
     # Recycling stopped the clocks that were still running: nothing more to flag for this handoff.
-    assert sla_scan(notice=NoticeKind.BREACH, now=FOLLOW_UP_BREACHED).count == 0
+    assert sla_scan(kind=NotificationKind.BREACH, now=FOLLOW_UP_BREACHED).count == 0
 
     assert "Escalation: the lead was recycled to marketing's nurture." in breach_mail(ACCEPT_BREACHED).body
 
@@ -145,7 +145,7 @@ def test_recycle_sends_a_lead_nobody_accepted_back_to_marketing_with_the_sla_rea
 def test_recycle_sends_back_an_accepted_lead_not_followed_up_in_time(cast, policy, utc_calendar):
     escalate_with(policy, Escalation.RECYCLE)
     handoff = accepted_and_touched(cast)
-    result = sla_scan(notice=NoticeKind.BREACH, now=FOLLOW_UP_BREACHED)
+    result = sla_scan(kind=NotificationKind.BREACH, now=FOLLOW_UP_BREACHED)
     assert [kind for _, _, kind in result.flagged] == [K.FOLLOW_UP]
     assert result.recycled == [handoff.pk]
     assert now_in(handoff)[0] == HandoffState.RECYCLED
@@ -157,8 +157,8 @@ def test_recycle_keeps_an_accepted_lead_whose_first_touch_came_late(cast, policy
     handoff = hot_lead(cast)
     handoff_accept(handoff=handoff, actor=cast.actor("rep"), at=utc("2026-03-09 09:05"))
     # First touch is due two business hours after the hand-over: 11:00.
-    assert sla_scan(notice=NoticeKind.BREACH, now=utc("2026-03-09 10:59")).count == 0
-    result = sla_scan(notice=NoticeKind.BREACH, now=utc("2026-03-09 11:01"))
+    assert sla_scan(kind=NotificationKind.BREACH, now=utc("2026-03-09 10:59")).count == 0
+    result = sla_scan(kind=NotificationKind.BREACH, now=utc("2026-03-09 11:01"))
     assert [kind for _, _, kind in result.flagged] == [K.FIRST_TOUCH]
     assert (result.requeued, result.recycled) == ([], [])
     assert now_in(handoff) == (HandoffState.ACCEPTED, cast.rep.pk)
@@ -171,7 +171,7 @@ def test_a_skipped_handoff_does_not_hold_back_the_rest_of_its_scan(cast, policy,
     escalate_with(policy, Escalation.QUEUE)
     queued = hot_lead(cast, owner=None)
     owned = [hot_lead(cast), hot_lead(cast, owner="other_rep")]
-    result = sla_scan(notice=NoticeKind.BREACH, now=ACCEPT_BREACHED)
+    result = sla_scan(kind=NotificationKind.BREACH, now=ACCEPT_BREACHED)
     assert result.count == 3
     assert result.requeued == sorted(h.pk for h in owned)
     assert [now_in(h) for h in [queued, *owned]] == [(HandoffState.QUALIFIED, None)] * 3
@@ -183,7 +183,7 @@ def test_a_handoff_that_ended_before_its_deadline_is_not_escalated(cast, policy,
     handoff = hot_lead(cast)
     handoff_accept(handoff=handoff, actor=cast.actor("rep"), at=utc("2026-03-09 09:05"))
     handoff_recycle(handoff=handoff, actor=cast.actor("rep"), reason="nurture", at=utc("2026-03-09 09:06"))
-    result = sla_scan(notice=NoticeKind.BREACH, now=utc("2026-03-10 09:00"))
+    result = sla_scan(kind=NotificationKind.BREACH, now=utc("2026-03-10 09:00"))
     assert (result.count, result.requeued, result.recycled) == (0, [], [])
     assert system_events(handoff) == []
 
@@ -210,10 +210,10 @@ def test_each_breach_escalates_once_and_a_rerun_changes_nothing(cast, policy, ut
 
 def test_a_backlog_is_escalated_in_batches_the_state_machine_accepts(cast, policy, utc_calendar, monkeypatch):
     monkeypatch.setattr("handoff.services.handoffs.MAX_BATCH", 2)  # what the state machine takes at once
-    monkeypatch.setattr("handoff.services.sla.MAX_BATCH", 2)
+    monkeypatch.setattr("handoff.services.sla.escalation.MAX_BATCH", 2)
     escalate_with(policy, Escalation.QUEUE)
     handoffs = [hot_lead(cast) for _ in range(5)]
-    result = sla_scan(notice=NoticeKind.BREACH, now=ACCEPT_BREACHED)
+    result = sla_scan(kind=NotificationKind.BREACH, now=ACCEPT_BREACHED)
     assert result.requeued == sorted(h.pk for h in handoffs)
     assert HandoffEvent.objects.filter(actor_kind="system", action="reassign").count() == 5
 
@@ -225,5 +225,5 @@ def test_scan_sla_command_reports_the_escalations(cast, policy, utc_calendar, ca
     time_machine.move_to(ACCEPT_BREACHED, tick=False)
     call_command("scan_sla")
     out = capsys.readouterr().out
-    assert "2 clock(s) breached" in out
+    assert "2 milestone(s) breached" in out
     assert "escalation: 0 handoff(s) back to the queue, 2 recycled" in out

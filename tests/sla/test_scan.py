@@ -6,7 +6,7 @@ from django.core import mail
 from django.core.management import call_command
 
 from handoff.models import Milestone, MilestoneKind, SlaNotification
-from handoff.models.sla import NoticeKind
+from handoff.models.sla import NotificationKind
 from handoff.services.handoffs import handoff_accept, handoff_qualify
 from handoff.services.notifications import notifications_send
 from handoff.services.sla import sla_scan, sla_scan_all
@@ -28,20 +28,20 @@ def three(cast, policy, utc_calendar):
 
 
 def test_the_breach_scan_flags_exactly_the_clocks_past_due(three):
-    result = sla_scan(notice=NoticeKind.BREACH, now=utc("2026-03-09 09:25"))
+    result = sla_scan(kind=NotificationKind.BREACH, now=utc("2026-03-09 09:25"))
     flagged = {(handoff_id, kind) for _, handoff_id, kind in result.flagged}
     assert flagged == {(three[0].pk, K.ACCEPT), (three[1].pk, K.ACCEPT)}
     assert clock(three[0], K.ACCEPT).breached_at == utc("2026-03-09 09:15")
     assert clock(three[2], K.ACCEPT).breached_at is None
     assert set(SlaNotification.objects.values_list("milestone__handoff_id", "milestone_kind", "kind")) == {
-        (three[0].pk, K.ACCEPT, NoticeKind.BREACH),
-        (three[1].pk, K.ACCEPT, NoticeKind.BREACH),
+        (three[0].pk, K.ACCEPT, NotificationKind.BREACH),
+        (three[1].pk, K.ACCEPT, NotificationKind.BREACH),
     }
 
 
 def test_a_second_scan_flags_nothing_more_and_writes_no_second_notice(three):
-    sla_scan(notice=NoticeKind.BREACH, now=utc("2026-03-09 09:25"))
-    again = sla_scan(notice=NoticeKind.BREACH, now=utc("2026-03-09 09:25"))
+    sla_scan(kind=NotificationKind.BREACH, now=utc("2026-03-09 09:25"))
+    again = sla_scan(kind=NotificationKind.BREACH, now=utc("2026-03-09 09:25"))
     assert again.count == 0
     assert SlaNotification.objects.count() == 2
 
@@ -49,12 +49,12 @@ def test_a_second_scan_flags_nothing_more_and_writes_no_second_notice(three):
 def test_met_and_paused_clocks_are_not_flagged(cast, three):
     handoff_accept(handoff=three[0], actor=cast.actor("rep"), at=utc("2026-03-09 09:05"))
     Milestone.objects.filter(handoff=three[1]).update(paused_at=utc("2026-03-09 09:12"), remaining_seconds=60)
-    assert sla_scan(notice=NoticeKind.BREACH, now=utc("2026-03-09 09:30")).count == 0
+    assert sla_scan(kind=NotificationKind.BREACH, now=utc("2026-03-09 09:30")).count == 0
 
 
 def test_the_scan_works_in_batches_most_overdue_first(three):
     # At noon all three accept clocks (09:15–09:35) and first-touch clocks (11:00–11:20) are past due.
-    first = sla_scan(notice=NoticeKind.BREACH, now=utc("2026-03-09 12:00"), limit=2)
+    first = sla_scan(kind=NotificationKind.BREACH, now=utc("2026-03-09 12:00"), limit=2)
     assert [(h, k) for _, h, k in first.flagged] == [(three[0].pk, K.ACCEPT), (three[1].pk, K.ACCEPT)]
     assert sla_scan_all(now=utc("2026-03-09 12:00"), limit=2)["breach"] == 4
     assert Milestone.objects.filter(breached_at__isnull=False).count() == 6
@@ -62,16 +62,16 @@ def test_the_scan_works_in_batches_most_overdue_first(three):
 
 def test_the_reminder_scan_flags_clocks_past_their_reminder_point_once(three):
     # 75 % of 15 minutes: 11 m 15 s after the hand-over.
-    result = sla_scan(notice=NoticeKind.REMINDER, now=utc("2026-03-09 09:11:15"))
+    result = sla_scan(kind=NotificationKind.REMINDER, now=utc("2026-03-09 09:11:15"))
     assert [(h, k) for _, h, k in result.flagged] == [(three[0].pk, K.ACCEPT)]
     assert clock(three[0], K.ACCEPT).reminded_at == utc("2026-03-09 09:11:15")
-    assert sla_scan(notice=NoticeKind.REMINDER, now=utc("2026-03-09 09:11:15")).count == 0
-    assert SlaNotification.objects.get().kind == NoticeKind.REMINDER
+    assert sla_scan(kind=NotificationKind.REMINDER, now=utc("2026-03-09 09:11:15")).count == 0
+    assert SlaNotification.objects.get().kind == NotificationKind.REMINDER
 
 
 def test_a_breach_goes_to_the_owner_and_the_team_manager_a_reminder_to_the_owner(cast, three):
-    sla_scan(notice=NoticeKind.REMINDER, now=utc("2026-03-09 09:12"))
-    sla_scan(notice=NoticeKind.BREACH, now=utc("2026-03-09 09:16"))
+    sla_scan(kind=NotificationKind.REMINDER, now=utc("2026-03-09 09:12"))
+    sla_scan(kind=NotificationKind.BREACH, now=utc("2026-03-09 09:16"))
     result = notifications_send(now=utc("2026-03-09 09:16"))
     assert result.sent == 2  # the first lead's reminder (09:11:15) and breach (09:15)
     sent = {(m.subject.split(":")[0], tuple(m.to)) for m in mail.outbox}
@@ -84,7 +84,7 @@ def test_a_breach_goes_to_the_owner_and_the_team_manager_a_reminder_to_the_owner
 
 
 def test_sending_again_sends_nothing_twice(three):
-    sla_scan(notice=NoticeKind.BREACH, now=utc("2026-03-09 09:16"))
+    sla_scan(kind=NotificationKind.BREACH, now=utc("2026-03-09 09:16"))
     notifications_send(now=utc("2026-03-09 09:16"))
     assert notifications_send(now=utc("2026-03-09 10:00")).sent == 0
     assert len(mail.outbox) == 1
@@ -107,7 +107,7 @@ def test_a_failed_slack_post_is_retried_with_backoff_without_sending_the_email_a
         return Answer(ok=len(posts) > 1)
 
     monkeypatch.setattr("handoff.services.notifications.requests.post", post)
-    sla_scan(notice=NoticeKind.BREACH, now=utc("2026-03-09 09:16"))
+    sla_scan(kind=NotificationKind.BREACH, now=utc("2026-03-09 09:16"))
     first = notifications_send(now=utc("2026-03-09 09:16"))
     notice = SlaNotification.objects.get()
     assert (first.sent, first.retrying) == (0, 1)
@@ -128,7 +128,7 @@ def test_a_notice_that_keeps_failing_gives_up_and_stays_visible(settings, monkey
         raise ConnectionRefusedError("mail server down")
 
     monkeypatch.setattr("handoff.services.notifications.send_mail", broken)
-    sla_scan(notice=NoticeKind.BREACH, now=utc("2026-03-09 09:16"))
+    sla_scan(kind=NotificationKind.BREACH, now=utc("2026-03-09 09:16"))
     notifications_send(now=utc("2026-03-09 09:16"))
     result = notifications_send(now=utc("2026-03-09 12:00"))
     notice = SlaNotification.objects.get()
@@ -139,21 +139,21 @@ def test_a_notice_that_keeps_failing_gives_up_and_stays_visible(settings, monkey
 
 def test_a_scan_queues_the_sender_only_after_it_commits(three, django_capture_on_commit_callbacks, monkeypatch):
     queued = []
-    monkeypatch.setattr("handoff.tasks.sla.sla_send_notifications.delay", lambda *a: queued.append(a))
+    monkeypatch.setattr("handoff.services.jobs._send", queued.append)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        sla_scan(notice=NoticeKind.BREACH, now=utc("2026-03-09 09:30"))
-        sla_scan(notice=NoticeKind.REMINDER, now=utc("2026-03-09 09:30"))
+        sla_scan(kind=NotificationKind.BREACH, now=utc("2026-03-09 09:30"))
+        sla_scan(kind=NotificationKind.REMINDER, now=utc("2026-03-09 09:30"))
     assert queued == []
     assert len(callbacks) == 1  # one sender per transaction, however many scans it held
     callbacks[0]()
-    assert len(queued) == 1
+    assert queued == ["handoff.sla_send_notifications"]
 
 
 def test_scan_sla_command_prints_what_it_flagged(three, capsys, time_machine):
     time_machine.move_to(utc("2026-03-09 09:26"), tick=False)
     call_command("scan_sla")
     out = capsys.readouterr().out
-    assert "2 clock(s) breached" in out
+    assert "2 milestone(s) breached" in out
     # The third lead's reminder (09:31:15) is still ahead; a breached clock gets no reminder after its breach.
-    assert "0 clock(s) due a reminder" in out
+    assert "0 milestone(s) due a reminder" in out
     assert str(three[0].lead) in out

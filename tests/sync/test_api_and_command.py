@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from handoff.api.sync import SyncRunViewSet
 from handoff.models import Lead, SyncRun
-from handoff.services.sync import LEASE, lease_acquire
+from handoff.services.sync.lease import LEASE, lease_acquire
 
 from .memory_crm import T0, MemoryCrm, lead
 
@@ -26,7 +26,8 @@ urlpatterns = [path("api/", include(router.urls))]
 @pytest.fixture
 def memory_crm(monkeypatch):
     crm = MemoryCrm([lead(1), lead(2)])
-    monkeypatch.setattr("handoff.services.sync.get_backend", lambda: crm)
+    for stage in ("runs", "preview"):  # where the runs and the dry run look the backend up
+        monkeypatch.setattr(f"handoff.services.sync.{stage}.get_backend", lambda: crm)
     return crm
 
 

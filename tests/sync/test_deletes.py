@@ -15,7 +15,6 @@ from django.test import override_settings
 from handoff.crm.base import CrmUnavailable
 from handoff.models import Handoff, HandoffState, Lead, SyncRun, SyncState
 from handoff.models.handoffs import OPEN_STATES
-from handoff.services import sync as sync_service
 from handoff.services.sync import sync_run
 
 from .memory_crm import T0, MemoryCrm, lead
@@ -151,7 +150,7 @@ def test_the_deletions_of_a_page_commit_with_its_upserts_and_watermark_or_not_at
     def broken(**kwargs):
         raise RuntimeError("closing failed")
 
-    monkeypatch.setattr(sync_service, "handoffs_close", broken)
+    monkeypatch.setattr("handoff.services.sync.pages.handoffs_close", broken)
     with time_machine.travel(NOW, tick=False), pytest.raises(RuntimeError):
         sync_run(backend=crm)
 

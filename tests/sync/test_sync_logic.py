@@ -12,16 +12,10 @@ from django.test import override_settings
 
 from handoff.crm.base import CrmConfigError, CrmUnavailable
 from handoff.models import Handoff, Lead, RepProfile, SyncRun, SyncState
-from handoff.services.sync import (
-    LEASE,
-    SyncBusy,
-    SyncConfig,
-    lead_values,
-    lease_acquire,
-    lease_release,
-    lease_renew,
-    sync_run,
-)
+from handoff.services.sync import SyncBusy, sync_run
+from handoff.services.sync.config import SyncConfig
+from handoff.services.sync.lease import LEASE, lease_acquire, lease_release, lease_renew
+from handoff.services.sync.mapping import lead_values
 
 from .memory_crm import QUEUE, T0, USERS, MemoryCrm, converted_on, lead
 

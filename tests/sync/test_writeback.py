@@ -14,7 +14,8 @@ from handoff.models import Handoff, HandoffState, Lead, SyncRun, WriteBack
 from handoff.services.actors import Actor
 from handoff.services.handoffs import handoff_accept, handoff_reject, handoffs_convert
 from handoff.services.sync import sync_run
-from handoff.services.writeback import writeback_flush
+from handoff.services.writeback import FLUSH_TASK, writeback_flush
+from handoff.tasks.sync import writeback_flush_task
 
 from .memory_crm import USERS, MemoryCrm, lead
 
@@ -43,6 +44,16 @@ def test_an_accept_records_the_status_to_write_and_queues_the_flush_after_commit
     assert crm.writes == []  # nothing leaves before the flush
 
 
+def test_history_replayed_by_an_actor_owes_the_crm_nothing(synced, django_capture_on_commit_callbacks):
+    crm, ann, (first, second) = synced
+    with django_capture_on_commit_callbacks() as queued:
+        handoff_accept(handoff=first, actor=Actor.person(ann).replaying())
+        handoff_reject(handoff=second, actor=Actor.person(ann).replaying(), reason="duplicate")
+    assert Handoff.objects.get(pk=first.pk).state == HandoffState.ACCEPTED
+    assert not WriteBack.objects.exists()
+    assert FLUSH_TASK not in [getattr(callback, "task_name", None) for callback in queued]
+
+
 def test_many_actions_in_one_transaction_queue_one_flush(synced, django_capture_on_commit_callbacks):
     from django.db import transaction
 
@@ -52,6 +63,30 @@ def test_many_actions_in_one_transaction_queue_one_flush(synced, django_capture_
         handoff_accept(handoff=second, actor=Actor.person(ann))
     assert WriteBack.objects.count() == 2
     assert len(queued) == 1
+
+
+def test_an_action_rolled_back_queues_no_flush_and_the_next_transaction_queues_its_own(
+    synced, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    crm, ann, (first, second) = synced
+    with pytest.raises(RuntimeError), transaction.atomic():
+        handoff_accept(handoff=first, actor=Actor.person(ann))
+        raise RuntimeError("rolled back")
+    assert not WriteBack.objects.exists()
+    with django_capture_on_commit_callbacks() as queued:
+        handoff_accept(handoff=second, actor=Actor.person(ann))
+    assert len(queued) == 1
+
+
+def test_the_flush_queued_after_commit_is_the_write_back_task(synced, django_capture_on_commit_callbacks, monkeypatch):
+    sent = []
+    monkeypatch.setattr("handoff.services.jobs._send", sent.append)
+    crm, ann, (first, _) = synced
+    with django_capture_on_commit_callbacks(execute=True):
+        handoff_accept(handoff=first, actor=Actor.person(ann))
+    assert sent == [writeback_flush_task.name]
 
 
 def test_the_reason_goes_into_the_reason_field_when_the_org_has_it(synced):

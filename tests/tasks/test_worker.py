@@ -1,4 +1,4 @@
-"""A real Celery worker process, fed through Redis, qualifies a lead in the shared PostgreSQL database."""
+"""A real Celery worker process, fed through Redis, runs the SLA scan on the shared PostgreSQL database."""
 from __future__ import annotations
 
 import os
@@ -8,17 +8,20 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
-from handoff.models import Handoff
-from handoff.models.handoffs import ActorKind
-from handoff.tasks.rules import qualify_by_rule
-from tests.factories import make_lead
+from handoff.models import Milestone, MilestoneKind
+from handoff.services.actors import Actor
+from handoff.services.handoffs import handoff_qualify
+from handoff.tasks.sla import sla_scan_task
+from tests.factories import make_lead, make_user
 
 pytestmark = [
     pytest.mark.redis,
@@ -67,40 +70,38 @@ def _stop(worker: subprocess.Popen) -> None:
             worker.wait(timeout=5)
 
 
-def _wait_for_rule_handoff(lead, worker: subprocess.Popen) -> Handoff | None:
+def _wait_for_breach(milestone: Milestone, worker: subprocess.Popen) -> Milestone | None:
     deadline = time.monotonic() + POLL_SECONDS
     while time.monotonic() < deadline:
-        found = Handoff.objects.filter(lead=lead, qualified_by_kind=ActorKind.RULE).first()
-        if found is not None or worker.poll() is not None:
-            return found
+        milestone.refresh_from_db()
+        if milestone.breached_at is not None or worker.poll() is not None:
+            return milestone
         time.sleep(0.25)
     return None
 
 
-def test_worker_process_qualifies_a_lead_that_meets_the_definition_as_the_rule(committed_db):
+def test_worker_process_flags_a_breached_milestone_from_a_queued_scan(committed_db):
     queue = f"test-worker-{uuid.uuid4().hex[:12]}"
-    # An earlier transactional test may have flushed the migrations' rows: make sure a definition is in force.
-    from handoff.models import LeadDefinition
-    from handoff.services.definitions import definition_create
-
-    if not LeadDefinition.objects.filter(is_active=True).exists():
-        definition_create(name="Engaged", conditions=[{"field": "score", "op": ">=", "value": 60}], activate=True)
-    lead = make_lead(score=75.0, email="ada@example.com")
-    qualify_by_rule.apply_async(kwargs={"lead_ids": [lead.pk]}, queue=queue)
+    rep = make_user(f"wanda.{uuid.uuid4().hex[:6]}", "sales_rep")
+    # Handed over a week ago and never accepted: its accept milestone is long past due.
+    handoff = handoff_qualify(
+        lead=make_lead(owner=rep), actor=Actor.rule(), at=timezone.now() - timedelta(days=7)
+    )
+    accept = Milestone.objects.get(handoff=handoff, kind=MilestoneKind.ACCEPT)
+    sla_scan_task.apply_async(queue=queue)
     # The message waits in Redis: nothing happens until a worker consumes it.
-    assert not Handoff.objects.filter(lead=lead).exists()
+    accept.refresh_from_db()
+    assert accept.breached_at is None
 
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "worker.log"
         worker = _start_worker(queue, log_path)
         try:
-            handoff = _wait_for_rule_handoff(lead, worker)
+            flagged = _wait_for_breach(accept, worker)
         finally:
             _stop(worker)
         log = log_path.read_text(errors="replace")
 
-    assert handoff is not None, f"no rule handoff within {POLL_SECONDS:.0f} s; worker log:\n{log}"
-    assert handoff.state == "qualified"
-    assert handoff.qualified_by is None
-    assert handoff.events.count() == 1
-    assert "handoff.qualify_by_rule" in log and "succeeded" in log, log
+    assert flagged is not None and flagged.breached_at == accept.due_at, f"no breach in {POLL_SECONDS:.0f} s:\n{log}"
+    assert handoff.events.count() == 1  # the policy only notifies: the handoff itself is left as it was
+    assert "handoff.sla_scan" in log and "succeeded" in log, log

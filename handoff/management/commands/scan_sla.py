@@ -2,7 +2,7 @@
 from django.core.management.base import BaseCommand
 
 from handoff.models import Milestone
-from handoff.models.sla import NoticeKind
+from handoff.models.sla import NotificationKind
 from handoff.services.notifications import notifications_send
 from handoff.services.sla import SCAN_BATCH, sla_scan
 
@@ -11,21 +11,21 @@ class Command(BaseCommand):
     help = "Flag SLA clocks past their due or reminder time (with their notices) and print them."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--limit", type=int, default=SCAN_BATCH, help="Clocks per batch.")
-        parser.add_argument("--send", action="store_true", help="Also deliver the notices now, in this process.")
+        parser.add_argument("--limit", type=int, default=SCAN_BATCH, help="Milestones per batch.")
+        parser.add_argument("--send", action="store_true", help="Also deliver the notifications now, in this process.")
 
     def handle(self, *args, limit: int, send: bool, **options) -> None:
-        for notice in (NoticeKind.BREACH, NoticeKind.REMINDER):
+        for kind in (NotificationKind.BREACH, NotificationKind.REMINDER):
             flagged, requeued, recycled = [], 0, 0
             while True:
-                result = sla_scan(notice=notice, limit=limit)
+                result = sla_scan(kind=kind, limit=limit)
                 flagged += result.flagged
                 requeued += len(result.requeued)
                 recycled += len(result.recycled)
                 if result.count < limit:
                     break
-            label = "breached" if notice == NoticeKind.BREACH else "due a reminder"
-            self.stdout.write(f"{len(flagged)} clock(s) {label}")
+            label = "breached" if kind == NotificationKind.BREACH else "due a reminder"
+            self.stdout.write(f"{len(flagged)} milestone(s) {label}")
             if requeued or recycled:
                 self.stdout.write(f"escalation: {requeued} handoff(s) back to the queue, {recycled} recycled")
             clocks = Milestone.objects.select_related("handoff__lead", "handoff__owner").in_bulk(

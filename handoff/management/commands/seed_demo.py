@@ -1,32 +1,35 @@
 """`manage.py seed_demo`: demo users for every role and eight weeks of handoff history; safe to run twice."""
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from handoff import demo
+from handoff.demo import cast
+from handoff.demo.seed import MAX_LEADS, MIN_LEADS, demo_is_seeded, demo_seed
+from handoff.demo.stories import DEFAULT_LEADS, DEFAULT_SEED
 from handoff.exceptions import DomainError
+from handoff.models import Role
 
 
 class Command(BaseCommand):
     help = (
-        f"Create demo users (one per role, password {demo.DEMO_PASSWORD!r}), two teams, a revised lead definition "
+        f"Create demo users (one per role, password {cast.PASSWORD!r}), two teams, a revised lead definition "
         "and leads in every handoff state. Only prints the logins when the demo is already seeded."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--leads", type=int, default=demo.DEFAULT_LEADS,
-            help=f"How many leads ({demo.MIN_LEADS}–{demo.MAX_LEADS}; default {demo.DEFAULT_LEADS}).",
+            "--leads", type=int, default=DEFAULT_LEADS,
+            help=f"How many leads ({MIN_LEADS}–{MAX_LEADS}; default {DEFAULT_LEADS}).",
         )
         parser.add_argument(
-            "--seed", type=int, default=demo.DEFAULT_SEED,
+            "--seed", type=int, default=DEFAULT_SEED,
             help="Random seed: the same seed tells the same stories (default %(default)s).",
         )
 
     def handle(self, *args, leads: int, seed: int, **options) -> None:
-        if demo.demo_is_seeded():
+        if demo_is_seeded():
             self.stdout.write("The demo is already seeded; nothing changed.")
         else:
             try:
-                result = demo.demo_seed(leads=leads, seed=seed)
+                result = demo_seed(leads=leads, seed=seed)
             except DomainError as exc:
                 raise CommandError(f"{exc.field}: {exc.message}" if exc.field else exc.message) from exc
             states = ", ".join(f"{state} {n}" for state, n in sorted(result.states.items()))
@@ -36,7 +39,8 @@ class Command(BaseCommand):
         self._print_logins()
 
     def _print_logins(self) -> None:
-        self.stdout.write(f"\nDemo logins (every password: {demo.DEMO_PASSWORD}):")
-        for user in demo.demo_logins():
-            team = f", team {user.team}" if user.team else ""
-            self.stdout.write(f"  {user.username:<8} {demo.DEMO_PASSWORD}   {user.role_label}{team}")
+        self.stdout.write(f"\nDemo logins (every password: {cast.PASSWORD}):")
+        for person in cast.LOGINS:
+            role = Role(person.role).label if person.role else "Admin (superuser)"
+            team = f", team {person.team}" if person.team else ""
+            self.stdout.write(f"  {person.username:<8} {cast.PASSWORD}   {role}{team}")

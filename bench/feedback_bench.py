@@ -1,0 +1,412 @@
+"""Benchmark sales feedback on PostgreSQL with a million handoffs, each figure beside the raw SQL doing the same work.
+
+Run by hand (PostgreSQL at 127.0.0.1:5432; the database is dropped and created):
+  .venv/bin/python bench/feedback_bench.py
+  .venv/bin/python bench/feedback_bench.py --handoffs 200000 --reached 20000
+
+Loads --handoffs handoffs of --reps reps over 26 weeks (lead sources, two definition versions, an accept clock each,
+the reject events) and the feedback of their past: a request for every rejected, converted and recycled handoff,
+answered, expired, pending or withdrawn, with ratings and reasons. Then, in the same run:
+  1. --reached handoffs reaching a feedback point at once (target <= 2 s): rejected ones the state machine noted,
+     and accepted ones whose fifth business day starts; feedback_requests_create() vs one raw INSERT … SELECT each;
+  2. a re-run with nothing to do (target <= 10 ms): the job vs the raw look at the queue;
+  3. the digest of --reps reps (target <= 2 s built): feedback_digests_create() + every mail composed, vs the raw
+     INSERT/UPDATEs and the raw read of what the mails list;
+  4. the marketer's lead quality page over 26 weeks (target <= 200 ms): lead_quality() vs its raw GROUP BYs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from _support import fresh_django  # noqa: E402
+
+SOURCES = ["Web", "Demo Request", "Webinar", "Trade Show", "Partner Referral", "Purchased List", "Content Download"]
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:9.2f} ms"
+
+
+def _median(fn, repeat: int) -> float:
+    fn()  # warm
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--handoffs", type=int, default=1_000_000)
+    parser.add_argument("--reached", type=int, default=100_000, help="handoffs reaching a point at once")
+    parser.add_argument("--reps", type=int, default=200)
+    parser.add_argument("--pending-per-rep", type=int, default=5, help="requests each rep's digest lists")
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/handoff_bench_feedback")
+    args = parser.parse_args()
+
+    fresh_django(args.database_url, EMAIL_URL="dummymail://")
+    from django.contrib.auth.models import Group, User
+    from django.db import connection, transaction
+
+    from handoff.models import (
+        BusinessCalendar,
+        FeedbackDigest,
+        FeedbackPointReached,
+        FeedbackRequest,
+        FeedbackScan,
+        Handoff,
+        HandoffEvent,
+        Lead,
+        LeadDefinition,
+        LeadFeedback,
+        Milestone,
+        ReasonCode,
+        RepProfile,
+        SlaPolicy,
+    )
+    from handoff.selectors.calendars import calendars_load
+    from handoff.selectors.quality import lead_quality
+    from handoff.services import jobs
+    from handoff.services.feedback import (
+        accept_cutoff,
+        feedback_digests_create,
+        feedback_digests_send,
+        feedback_requests_create,
+    )
+
+    jobs._send = lambda task_name: None  # the sender is not what is measured
+
+    t = {m.__name__: m._meta.db_table for m in (Lead, Handoff, HandoffEvent, Milestone, FeedbackRequest,
+                                                  LeadFeedback, FeedbackPointReached, FeedbackDigest, FeedbackScan)}
+    through = LeadFeedback.reasons.through._meta.db_table
+    policy = SlaPolicy.objects.get(is_active=True).pk
+    calendar = BusinessCalendar.objects.get(is_default=True)
+    cal = calendars_load([calendar.pk])[calendar.pk]
+    v1 = LeadDefinition.objects.get(version=1)
+    v2 = LeadDefinition.objects.create(version=2, name="Stricter", conditions=v1.conditions)
+    reject_reasons = list(ReasonCode.objects.filter(kind="reject", requires_note=False).values_list("pk", flat=True))
+    quality = list(ReasonCode.objects.filter(kind="feedback", is_market_signal=False, requires_note=False)
+                   .values_list("pk", flat=True))
+    signals = list(ReasonCode.objects.filter(kind="feedback", is_market_signal=True).values_list("pk", flat=True))
+
+    # Tuesday 00:30 UTC: the day the handoffs accepted the Tuesday before reach their fifth business day.
+    now = datetime(2026, 3, 17, 0, 30, tzinfo=UTC)
+    start = now - timedelta(weeks=26)
+    cutoff, previous = accept_cutoff(now, 5, cal), accept_cutoff(now - timedelta(days=1), 5, cal)
+
+    started = time.perf_counter()
+    rep_group = Group.objects.get(name="sales_rep")
+    reps = User.objects.bulk_create(User(username=f"rep{i:03}", email=f"rep{i:03}@example.com", password="!")
+                                    for i in range(args.reps))
+    rep_group.user_set.add(*reps)
+    zones = ["America/New_York", "Europe/Berlin", "UTC", "Asia/Tokyo"]
+    RepProfile.objects.bulk_create(RepProfile(user=u, time_zone=zones[i % 4]) for i, u in enumerate(reps))
+    rep_ids = [u.pk for u in reps]
+    n, reached = args.handoffs, args.reached
+    minutes = int((now - start).total_seconds() // 60) - 60 * 24 * 8
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {t['Lead']} (crm_id, first_name, last_name, email, company, title, country, industry,
+                    lead_source, status, score, crm_owner_id, is_converted, is_deleted, raw, created_at, updated_at)
+                SELECT '00Qbench' || lpad(i::text, 10, '0'), 'Ada', 'Lovelace ' || i, 'ada@example.com',
+                       'Engines ' || (i %% 5000), '', 'GB', '', (%(sources)s::text[])[1 + (i * 7919) %% 7],
+                       'Open - Not Contacted', 60, '', false, false, '{{}}', %(now)s, %(now)s
+                FROM generate_series(1, %(n)s) AS i""",
+            {"n": n, "now": now, "sources": SOURCES},
+        )
+        # States by i % 10: rejected 2, converted 1, recycled 3, accepted 3, qualified 1. Spread over 26 weeks
+        # (the first half judged by v1); the last `reached` rejected ones and accepted ones are the fresh batch.
+        cursor.execute(
+            f"""INSERT INTO {t['Handoff']} (lead_id, sequence, state, owner_id, definition_id, qualified_by_kind,
+                    qualified_at, handed_at, accepted_at, rejected_at, converted_at, recycled_at, reason_id, note,
+                    dispute_note, created_at, updated_at)
+                SELECT l.id, 1, s.state, (%(reps)s::bigint[])[1 + l.id %% %(nreps)s],
+                       CASE WHEN q.at < %(half)s THEN %(v1)s ELSE %(v2)s END, 'rule', q.at, q.at,
+                       CASE WHEN s.state IN ('accepted', 'converted', 'recycled') THEN q.at + interval '2 hours' END,
+                       CASE WHEN s.state = 'rejected' THEN q.at + interval '3 hours' END,
+                       CASE WHEN s.state = 'converted' THEN q.at + interval '4 days' END,
+                       CASE WHEN s.state = 'recycled' THEN q.at + interval '6 days' END,
+                       CASE WHEN s.state = 'rejected' THEN (%(reasons)s::bigint[])[1 + l.id %% %(nreasons)s] END,
+                       '', '', %(now)s, %(now)s
+                FROM {t['Lead']} l
+                CROSS JOIN LATERAL (SELECT %(start)s + ((l.id * 104729) %% %(minutes)s) * interval '1 minute' AS at) q
+                CROSS JOIN LATERAL (SELECT (ARRAY['rejected','rejected','converted','recycled','recycled',
+                    'recycled','accepted','accepted','accepted','qualified'])[1 + l.id %% 10] AS state) s""",
+            {"reps": rep_ids, "nreps": len(rep_ids), "half": start + (now - start) / 2, "v1": v1.pk, "v2": v2.pk,
+             "reasons": reject_reasons, "nreasons": len(reject_reasons), "now": now, "start": start,
+             "minutes": minutes},
+        )
+        cursor.execute(
+            f"""INSERT INTO {t['Milestone']} (handoff_id, kind, round, policy_id, segment, calendar_id, started_at,
+                    window_seconds, due_at, paused_by, attempts, attempts_required, created_at)
+                SELECT id, 'accept', 1, %(policy)s, CASE WHEN id %% 5 = 0 THEN 'hot' ELSE 'standard' END,
+                       %(calendar)s, qualified_at, 86400, qualified_at + interval '1 day', '', 0, 1, qualified_at
+                FROM {t['Handoff']}""",
+            {"policy": policy, "calendar": calendar.pk},
+        )
+        cursor.execute(
+            f"""INSERT INTO {t['HandoffEvent']} (handoff_id, lead_id, action, from_state, to_state, actor_kind,
+                    actor_id, reason_id, note, definition_id, data, at)
+                SELECT id, lead_id, 'reject', 'qualified', 'rejected', 'user', owner_id, reason_id, '',
+                       definition_id, '{{}}', rejected_at
+                FROM {t['Handoff']} WHERE state = 'rejected'"""
+        )
+        # The fresh batch: the newest `reached` rejected handoffs were rejected a moment ago, noted by the state
+        # machine; as many accepted handoffs were accepted on the day whose fifth business day starts now.
+        cursor.execute(
+            f"""CREATE TEMP TABLE fresh_rejected AS
+                SELECT id FROM {t['Handoff']} WHERE state = 'rejected' ORDER BY id DESC LIMIT %(k)s""",
+            {"k": reached},
+        )
+        cursor.execute(
+            f"""UPDATE {t['Handoff']} h SET rejected_at = %(now)s - interval '5 minutes'
+                FROM fresh_rejected f WHERE h.id = f.id""",
+            {"now": now},
+        )
+        cursor.execute(
+            f"""CREATE TEMP TABLE fresh_accepted AS
+                SELECT id FROM {t['Handoff']} WHERE state = 'accepted' ORDER BY id DESC LIMIT %(k)s""",
+            {"k": reached},
+        )
+        cursor.execute(
+            f"""UPDATE {t['Handoff']} h SET accepted_at = %(previous)s + (h.id %% 86000) * interval '1 second'
+                FROM fresh_accepted f WHERE h.id = f.id""",
+            {"previous": previous},
+        )
+        # The past's feedback: a request per rejected, converted and recycled handoff (the fresh ones excepted).
+        cursor.execute(
+            f"""INSERT INTO {t['FeedbackRequest']} (handoff_id, rater_id, point, point_at, asked_at, policy_id,
+                    definition_id, qualified_at, lead_source, segment, reject_reason_id, digests, outcome,
+                    outcome_at)
+                SELECT h.id, h.owner_id,
+                       CASE h.state WHEN 'rejected' THEN 'rejected' WHEN 'converted' THEN 'converted'
+                                    ELSE 'recycled' END,
+                       coalesce(h.rejected_at, h.converted_at, h.recycled_at),
+                       coalesce(h.rejected_at, h.converted_at, h.recycled_at) + interval '10 minutes', %(policy)s,
+                       h.definition_id, h.qualified_at, l.lead_source,
+                       CASE WHEN h.id %% 5 = 0 THEN 'hot' ELSE 'standard' END, h.reason_id,
+                       CASE WHEN h.id %% 20 < 11 OR h.id %% 20 BETWEEN 17 AND 18 THEN 1 ELSE 2 END,
+                       CASE WHEN h.id %% 20 < 11 THEN 'answered' WHEN h.id %% 20 < 17 THEN 'expired'
+                            WHEN h.id %% 20 < 19 THEN 'pending' ELSE 'withdrawn' END,
+                       coalesce(h.rejected_at, h.converted_at, h.recycled_at) + interval '1 day'
+                FROM {t['Handoff']} h JOIN {t['Lead']} l ON l.id = h.lead_id
+                WHERE h.state IN ('rejected', 'converted', 'recycled')
+                  AND h.id NOT IN (SELECT id FROM fresh_rejected)""",
+            {"policy": policy},
+        )
+        # Pending requests older than a digest would have expired: only --pending-per-rep stay open per rep.
+        cursor.execute(
+            f"""UPDATE {t['FeedbackRequest']} r SET outcome = 'expired' FROM (
+                    SELECT id, row_number() OVER (PARTITION BY rater_id ORDER BY id DESC) AS k
+                    FROM {t['FeedbackRequest']} WHERE outcome = 'pending') p
+                WHERE r.id = p.id AND p.k > %(keep)s""",
+            {"keep": args.pending_per_rep},
+        )
+        cursor.execute(
+            f"""INSERT INTO {t['LeadFeedback']} (request_id, handoff_id, rater_id, rating, note, definition_id,
+                    policy_id, given_at, changed_at, revision)
+                SELECT id, handoff_id, rater_id,
+                       1 + ((id * 31 + CASE point WHEN 'converted' THEN 3 WHEN 'recycled' THEN 1 ELSE 0 END) %% 5),
+                       '', definition_id, policy_id, outcome_at, outcome_at, 1
+                FROM {t['FeedbackRequest']} WHERE outcome = 'answered'""",
+            {},
+        )
+        cursor.execute(
+            f"""INSERT INTO {through} (leadfeedback_id, reasoncode_id)
+                SELECT f.id, (%(quality)s::bigint[])[1 + f.id %% %(nq)s] FROM {t['LeadFeedback']} f
+                UNION ALL
+                SELECT f.id, (%(signals)s::bigint[])[1 + f.id %% %(ns)s] FROM {t['LeadFeedback']} f
+                WHERE f.id %% 5 = 0""",
+            {"quality": quality, "nq": len(quality), "signals": signals, "ns": len(signals)},
+        )
+        cursor.execute(
+            f"""INSERT INTO {t['FeedbackPointReached']} (handoff_id, rater_id, point, reached_at)
+                SELECT h.id, h.owner_id, 'rejected', h.rejected_at FROM {t['Handoff']} h
+                JOIN fresh_rejected f ON f.id = h.id"""
+        )
+        cursor.execute("CREATE TEMP TABLE saved_queue AS SELECT * FROM " + t["FeedbackPointReached"])
+        # The job ran yesterday: it has looked at acceptances up to yesterday's cut-off.
+        FeedbackScan.objects.create(calendar=calendar, business_days=5, accepted_before=previous)
+        cursor.execute("VACUUM ANALYZE")
+    counts = {
+        "handoffs": Handoff.objects.count(),
+        "requests": FeedbackRequest.objects.count(),
+        "feedback": LeadFeedback.objects.count(),
+        "reasons given": LeadFeedback.reasons.through.objects.count(),
+    }
+    print(f"loaded {', '.join(f'{v:,} {k}' for k, v in counts.items())} in {time.perf_counter() - started:.1f} s")
+
+    def reset_fresh() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {t['FeedbackRequest']} WHERE asked_at = %s", [now])
+            cursor.execute(f"DELETE FROM {t['FeedbackPointReached']}")
+            cursor.execute(f"INSERT INTO {t['FeedbackPointReached']} SELECT * FROM saved_queue")
+            cursor.execute(f"UPDATE {t['FeedbackScan']} SET accepted_before = %s", [previous])
+            cursor.execute(f"VACUUM ANALYZE {t['FeedbackRequest']}, {t['FeedbackPointReached']}")
+
+    raw_rejected = f"""
+        INSERT INTO {t['FeedbackRequest']} (handoff_id, rater_id, point, point_at, asked_at, policy_id,
+            definition_id, qualified_at, lead_source, segment, reject_reason_id, digests, outcome)
+        SELECT q.handoff_id, q.rater_id, q.point, q.reached_at, %(now)s, m.policy_id, h.definition_id,
+               h.qualified_at, l.lead_source, m.segment,
+               (SELECT e.reason_id FROM {t['HandoffEvent']} e WHERE e.handoff_id = h.id AND e.action = 'reject'
+                ORDER BY e.at DESC, e.id DESC LIMIT 1), 0, 'pending'
+        FROM {t['FeedbackPointReached']} q JOIN {t['Handoff']} h ON h.id = q.handoff_id
+        JOIN {t['Lead']} l ON l.id = h.lead_id
+        JOIN {t['Milestone']} m ON m.handoff_id = h.id AND m.kind = 'accept' AND m.round = 1
+        ORDER BY q.handoff_id
+        ON CONFLICT (handoff_id, rater_id) DO NOTHING"""
+    raw_accepted = f"""
+        INSERT INTO {t['FeedbackRequest']} (handoff_id, rater_id, point, point_at, asked_at, policy_id,
+            definition_id, qualified_at, lead_source, segment, reject_reason_id, digests, outcome)
+        SELECT h.id, h.owner_id, 'accepted', %(cutoff)s, %(now)s, m.policy_id, h.definition_id, h.qualified_at,
+               l.lead_source, m.segment, NULL, 0, 'pending'
+        FROM {t['Handoff']} h JOIN {t['Lead']} l ON l.id = h.lead_id
+        JOIN {t['Milestone']} m ON m.handoff_id = h.id AND m.kind = 'accept' AND m.round = 1
+        WHERE h.state = 'accepted' AND h.accepted_at >= %(previous)s AND h.accepted_at < %(cutoff)s
+        ORDER BY h.id
+        ON CONFLICT (handoff_id, rater_id) DO NOTHING"""
+
+    print(f"\n1. {reached:,} rejected + {reached:,} accepted handoffs reach a feedback point at once "
+          "(target <= 2 s for each batch)")
+    t0 = time.perf_counter()
+    result = feedback_requests_create(now=now)
+    engine = time.perf_counter() - t0
+    print(f"   feedback_requests_create (queue batches of 10,000 + the day's acceptances) {_ms(engine)}  "
+          f"created {result.created:,}")
+    reset_fresh()
+    with transaction.atomic(), connection.cursor() as cursor:
+        t0 = time.perf_counter()
+        cursor.execute(raw_rejected, {"now": now})
+        rejected_rows = cursor.rowcount
+        cursor.execute(f"DELETE FROM {t['FeedbackPointReached']}")
+        raw_a = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cursor.execute(raw_accepted, {"now": now, "cutoff": cutoff, "previous": previous})
+        accepted_rows = cursor.rowcount
+        raw_b = time.perf_counter() - t0
+    print(f"   raw INSERT … SELECT of the rejected (queue ⨝ handoff ⨝ lead ⨝ clock)        {_ms(raw_a)}  "
+          f"rows {rejected_rows:,}")
+    print(f"   raw INSERT … SELECT of the accepted (range on accepted_at)                   {_ms(raw_b)}  "
+          f"rows {accepted_rows:,}")
+    # Each half alone: the reached points with the day's acceptances already looked at, then the reverse.
+    reset_fresh()
+    FeedbackScan.objects.update(accepted_before=cutoff)
+    t0 = time.perf_counter()
+    part = feedback_requests_create(now=now)
+    only_reached = time.perf_counter() - t0
+    reset_fresh()
+    FeedbackPointReached.objects.all().delete()
+    t0 = time.perf_counter()
+    rest = feedback_requests_create(now=now)
+    only_accepted = time.perf_counter() - t0
+    print(f"   each alone: the rejected (the queue) {_ms(only_reached)} ({part.created:,}), "
+          f"the accepted {_ms(only_accepted)} ({rest.created:,})")
+
+    print(f"\n2. a re-run with nothing to do (median of {args.repeat}; target <= 10 ms)")
+    engine = _median(lambda: feedback_requests_create(now=now), args.repeat)
+
+    def raw_nothing() -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {t['FeedbackPointReached']} WHERE reached_at <= %s ORDER BY id "
+                           "LIMIT 10000 FOR UPDATE SKIP LOCKED", [now])
+            cursor.execute(f"SELECT accepted_before FROM {t['FeedbackScan']} FOR UPDATE SKIP LOCKED")
+
+    raw = _median(raw_nothing, args.repeat)
+    print(f"   feedback_requests_create                  {_ms(engine)}")
+    print(f"   raw: the queue and the scan row, locked   {_ms(raw)}")
+
+    print(f"\n3. the digest of {args.reps} reps, {args.pending_per_rep} requests each (target <= 2 s built)")
+    reset_fresh()  # the fresh batch would list a thousand leads a rep: back to the history's open requests
+    FeedbackPointReached.objects.all().delete()
+    with transaction.atomic(), connection.cursor() as cursor:
+        t0 = time.perf_counter()
+        cursor.execute(
+            f"""INSERT INTO {t['FeedbackDigest']} (rater_id, day, listed, status, recipients, attempts,
+                    next_attempt_at, last_error, created_at)
+                SELECT DISTINCT rater_id, '2026-03-18'::date, 0, 'pending', '', 0, %(now)s, '', %(now)s
+                FROM {t['FeedbackRequest']} WHERE outcome = 'pending' ON CONFLICT DO NOTHING""",
+            {"now": now},
+        )
+        cursor.execute(f"UPDATE {t['FeedbackRequest']} SET outcome = 'expired' WHERE outcome = 'pending' "
+                       "AND digests >= 2")
+        cursor.execute(f"UPDATE {t['FeedbackRequest']} SET digests = digests + 1, last_digest_on = '2026-03-18' "
+                       "WHERE outcome = 'pending'")
+        cursor.execute(
+            f"""SELECT r.id, r.rater_id, l.first_name, l.last_name, l.company, r.lead_source, r.point
+                FROM {t['FeedbackRequest']} r JOIN {t['Handoff']} h ON h.id = r.handoff_id
+                JOIN {t['Lead']} l ON l.id = h.lead_id
+                WHERE r.outcome = 'pending' AND r.last_digest_on = '2026-03-18'"""
+        )
+        raw_rows = len(cursor.fetchall())
+        raw = time.perf_counter() - t0
+        transaction.set_rollback(True)  # measured first, then undone: the services do it for real below
+
+    # Every rep's 09:05 of Wednesday 18 March, one zone after the other, each written and then sent.
+    instants = sorted(datetime(2026, 3, 18, 9, 5, tzinfo=ZoneInfo(zone)).astimezone(UTC) for zone in zones)
+    made = listed = sent = 0
+    create = send = 0.0
+    for instant in instants:
+        t0 = time.perf_counter()
+        result = feedback_digests_create(now=instant)
+        create += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        sent += feedback_digests_send(now=instant, limit=args.reps).sent
+        send += time.perf_counter() - t0
+        made, listed = made + result.made, listed + result.listed
+    print(f"   feedback_digests_create (4 zones' 09:05)  {_ms(create)}  digests {made}, requests listed {listed:,}")
+    print(f"   feedback_digests_send (compose, 5 links a lead, hand to the mail backend) {_ms(send)}  sent {sent}")
+    print(f"   built in all                              {_ms(create + send)}")
+    print(f"   raw INSERT digests + 2 UPDATEs + the read of what they list {_ms(raw)}  rows {raw_rows:,}")
+    print(f"\n4. the lead quality page over 26 weeks (median of {args.repeat}; target <= 200 ms)")
+    period = {"start": start.date(), "end": now.date(), "tz": UTC}
+    engine = _median(lambda: lead_quality(**period), args.repeat)
+    report = lead_quality(**period)
+    lo, hi = start, now + timedelta(days=1)
+
+    def raw_report() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""SELECT r.lead_source, r.segment, r.definition_id, date_trunc('week', r.qualified_at), r.outcome,
+                           f.rating, count(*)
+                    FROM {t['FeedbackRequest']} r LEFT JOIN {t['LeadFeedback']} f ON f.request_id = r.id
+                    WHERE r.qualified_at >= %(lo)s AND r.qualified_at < %(hi)s AND r.outcome <> 'withdrawn'
+                    GROUP BY 1, 2, 3, 4, 5, 6""",
+                {"lo": lo, "hi": hi},
+            )
+            cursor.fetchall()
+            cursor.execute(
+                f"""SELECT r.lead_source, r.segment, r.definition_id, date_trunc('week', r.qualified_at),
+                           x.reasoncode_id, count(*)
+                    FROM {through} x JOIN {t['LeadFeedback']} f ON f.id = x.leadfeedback_id
+                    JOIN {t['FeedbackRequest']} r ON r.id = f.request_id
+                    WHERE r.qualified_at >= %(lo)s AND r.qualified_at < %(hi)s GROUP BY 1, 2, 3, 4, 5""",
+                {"lo": lo, "hi": hi},
+            )
+            cursor.fetchall()
+            cursor.execute(
+                f"""SELECT lead_source, segment, definition_id, date_trunc('week', qualified_at), reject_reason_id,
+                           count(*)
+                    FROM {t['FeedbackRequest']} WHERE qualified_at >= %(lo)s AND qualified_at < %(hi)s
+                      AND outcome <> 'withdrawn' AND reject_reason_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5""",
+                {"lo": lo, "hi": hi},
+            )
+            cursor.fetchall()
+
+    raw = _median(raw_report, args.repeat)
+    total = report.total
+    print(f"   lead_quality                              {_ms(engine)}  requests {total.asked:,}, "
+          f"rated {total.rated:,}, average {total.average:.2f}, coverage {total.coverage:.0%}")
+    print(f"   raw: the same three GROUP BYs             {_ms(raw)}")
+
+
+if __name__ == "__main__":
+    main()
