@@ -27,7 +27,7 @@ class Segment:
 def parse_segments(raw: Any) -> list[Segment]:
     """Validate a policy's segments; ValueError naming the bad segment. The last must match every lead."""
     if not isinstance(raw, list) or not raw:
-        raise ValueError("segments must be a non-empty list; the last one (\"when\": []) catches every lead.")
+        raise ValueError('segments must be a non-empty list; the last one ("when": []) catches every lead.')
     found = []
     for i, item in enumerate(raw):
         where = f"segment {i + 1}"
@@ -48,11 +48,9 @@ def parse_segments(raw: Any) -> list[Segment]:
             minutes[key] = value
         found.append(Segment(str(item["name"]).strip()[:40], alternatives, **minutes))
     if found[-1].when:
-        raise ValueError("The last segment must have \"when\": [] so that every lead has a segment.")
+        raise ValueError('The last segment must have "when": [] so that every lead has a segment.')
     return found
 
 
 def segment_for(segments: Sequence[Segment], lead) -> Segment:
     return next(s for s in segments if s.matches(lead))
-
-

@@ -64,9 +64,7 @@ def violations() -> list[str]:
         layer = _layer_of(_module_name(path))
         banned = FORBIDDEN.get(layer, ())
         if layer in PURE:
-            banned = tuple(
-                {_layer_of(_module_name(p)) for p in _app_modules()} - set(PURE) - {None}
-            )
+            banned = tuple({_layer_of(_module_name(p)) for p in _app_modules()} - set(PURE) - {None})
         for line, module in _imports(path):
             target = _layer_of(module)
             if target in banned and target != layer:

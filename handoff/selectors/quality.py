@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
+from django.db.models.functions import TruncWeek
 
 from handoff.models import FeedbackOutcome, FeedbackReasonTally, FeedbackRequest, FeedbackTally, LeadDefinition, ReasonCode
 
@@ -126,8 +127,7 @@ def lead_quality(*, start: date, end: date) -> QualityReport:
     rows: dict[tuple[str, object], QualityRow] = {}
     total = QualityRow("", "", "All leads")
 
-    def touched(day: date, source: str, segment: str, definition: int) -> list[QualityRow]:
-        week = day - timedelta(days=day.weekday())
+    def touched(week: date, source: str, segment: str, definition: int) -> list[QualityRow]:
         found = [total]
         for dimension, value in (("source", source), ("segment", segment), ("definition", definition),
                                  ("week", week)):
@@ -137,8 +137,18 @@ def lead_quality(*, start: date, end: date) -> QualityReport:
             found.append(row)
         return found
 
-    group = ("day", "lead_source", "segment", "definition_id")
-    for item in FeedbackTally.objects.filter(day__gte=start, day__lte=end).values_list(*group, *FeedbackTally.COUNTS):
+    # Summed by week in the database: a row per week and group instead of one per day.
+    group = ("week", "lead_source", "segment", "definition_id")
+    counts = FeedbackTally.COUNTS
+    weekly = (
+        FeedbackTally.objects.filter(day__gte=start, day__lte=end)
+        .annotate(week=TruncWeek("day"))
+        .values(*group)
+        .annotate(**{f"sum_{name}": Sum(name) for name in counts})
+        .values_list(*group, *(f"sum_{name}" for name in counts))
+        .order_by()
+    )
+    for item in weekly:
         pending, answered, expired, *ratings = item[4:]
         for row in touched(*item[:4]):
             row.asked += pending + answered + expired
@@ -147,9 +157,13 @@ def lead_quality(*, start: date, end: date) -> QualityReport:
             row.expired += expired
             row.ratings = [mine + more for mine, more in zip(row.ratings, ratings, strict=True)]
     given = list(
-        FeedbackReasonTally.objects.filter(day__gte=start, day__lte=end, given__gt=0).values_list(
-            *group, "reason_id", "given"
-        )
+        FeedbackReasonTally.objects.filter(day__gte=start, day__lte=end)
+        .annotate(week=TruncWeek("day"))
+        .values(*group, "reason_id")
+        .annotate(n=Sum("given"))
+        .filter(n__gt=0)
+        .values_list(*group, "reason_id", "n")
+        .order_by()
     )
     codes = ReasonCode.objects.in_bulk({item[4] for item in given})
     for *key, reason_id, n in given:

@@ -48,9 +48,7 @@ def test_a_date_filter_reads_any_real_offset_as_the_same_instant(api, cast, time
 def test_json_nested_too_deep_for_the_parser_is_a_400_and_writes_nothing(api, cast, qualified, url):
     events = HandoffEvent.objects.count()
     client = APIClient() if "token" in url else api("rep" if "accept" in url else "marketer")
-    response = client.post(
-        url.format(id=qualified.pk, lead=make_lead().pk), DEEP_JSON, content_type="application/json"
-    )
+    response = client.post(url.format(id=qualified.pk, lead=make_lead().pk), DEEP_JSON, content_type="application/json")
     assert response.status_code == 400
     assert "nested too deeply" in error(response)["detail"]
     assert HandoffEvent.objects.count() == events
@@ -108,9 +106,7 @@ def test_a_value_of_the_wrong_type_is_refused_not_coerced(api, cast, accepted, q
 
 def test_bulk_reject_ids_must_be_json_integers(api, cast, qualified):
     for ids in (["1"], [1.0], [True]):
-        response = api("rep").post(
-            "/api/handoffs/bulk-reject/", {"ids": ids, "reason": "wrong_region"}, format="json"
-        )
+        response = api("rep").post("/api/handoffs/bulk-reject/", {"ids": ids, "reason": "wrong_region"}, format="json")
         assert response.status_code == 400 and error(response)["field"].startswith("ids"), ids
     qualified.refresh_from_db()
     assert qualified.state == "qualified"
@@ -123,9 +119,13 @@ def test_an_id_that_does_not_exist_answers_as_one_the_user_cannot_see(api, cast,
     rep = api("rep")
     unknown = rep.get("/api/handoffs/", {name: 987_654})
     unseen = rep.get("/api/handoffs/", {name: other})
-    assert (unknown.status_code, unknown.json()) == (unseen.status_code, unseen.json()) == (
-        200,
-        {"next": None, "previous": None, "results": []},
+    assert (
+        (unknown.status_code, unknown.json())
+        == (unseen.status_code, unseen.json())
+        == (
+            200,
+            {"next": None, "previous": None, "results": []},
+        )
     )
     if name == "owner":
         assert rep.get("/api/leads/", {"owner": 987_654}).json() == rep.get("/api/leads/", {"owner": other}).json()
@@ -146,13 +146,16 @@ def test_a_definition_version_that_is_not_a_whole_number_is_a_400(api, cast, ver
     assert response.status_code == 400 and error(response)["field"] == "version"
 
 
-@pytest.mark.parametrize(("url", "name"), [
-    ("/api/leads/", "qualified"),
-    ("/api/leads/", "is_converted"),
-    ("/api/leads/", "is_deleted"),
-    ("/api/handoffs/", "breached"),
-    ("/api/definitions/", "is_active"),
-])
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("/api/leads/", "qualified"),
+        ("/api/leads/", "is_converted"),
+        ("/api/leads/", "is_deleted"),
+        ("/api/handoffs/", "breached"),
+        ("/api/definitions/", "is_active"),
+    ],
+)
 @pytest.mark.parametrize("value", ["null", "yes", "2", "%L\x9c"])
 def test_a_boolean_filter_takes_true_or_false_and_refuses_the_rest(api, cast, qualified, url, name, value):
     # Was 200 with the filter silently left out (`?qualified=null` listed every lead); "%" in the value was a 500.

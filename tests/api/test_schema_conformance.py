@@ -122,9 +122,9 @@ def test_every_operation_answers_as_the_schema_says(api, cast, schema, sync_run,
     # Bodies the parser refuses, too big, or of a type the endpoint does not read.
     with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1_000):
         big = json.dumps({"note": "x" * 2_000})
-        assert go(rep, "POST", "/api/handoffs/{id}/accept/", f"{h}accept/", big, content_type="application/json")[
-            1
-        ] == 413
+        assert (
+            go(rep, "POST", "/api/handoffs/{id}/accept/", f"{h}accept/", big, content_type="application/json")[1] == 413
+        )
     deep = "[" * 5_000 + "]" * 5_000
     assert go(rep, "POST", "/api/handoffs/{id}/accept/", f"{h}accept/", deep, content_type="application/json")[1] == 400
     response = rep.post(f"{h}accept/", "<note/>", content_type="application/xml")

@@ -31,23 +31,21 @@ def milestones_follow_crm_status(*, lead_ids: Sequence[int], at: datetime | None
     """
     at = at or timezone.now()
     paused = resumed = 0
-    policies = {
-        pk: statuses
-        for pk, statuses in SlaPolicy.objects.values_list("pk", "pause_statuses")
-        if statuses
-    }
+    policies = {pk: statuses for pk, statuses in SlaPolicy.objects.values_list("pk", "pause_statuses") if statuses}
     # Clocks of a policy without pause statuses never pause by status; one that did may still need resuming.
     for policy_id, statuses in policies.items():
         to_pause = (
-            Milestone.objects.filter(RUNNING, policy_id=policy_id, handoff__lead_id__any=lead_ids,
-                                     handoff__lead__status__in=statuses)
+            Milestone.objects.filter(
+                RUNNING, policy_id=policy_id, handoff__lead_id__any=lead_ids, handoff__lead__status__in=statuses
+            )
             .values_list("handoff_id", flat=True)
             .distinct()
         )
         paused += milestones_pause(handoff_ids=list(to_pause), at=at, by=PausedBy.STATUS)
     to_resume = (
-        Milestone.objects.filter(paused_by=PausedBy.STATUS, met_at__isnull=True, stopped_at__isnull=True,
-                                 handoff__lead_id__any=lead_ids)
+        Milestone.objects.filter(
+            paused_by=PausedBy.STATUS, met_at__isnull=True, stopped_at__isnull=True, handoff__lead_id__any=lead_ids
+        )
         .values_list("handoff_id", "policy_id", "handoff__lead__status")
         .distinct()
     )

@@ -89,9 +89,7 @@ def sla_escalate(*, milestone_ids: Sequence[int], at: datetime | None = None) ->
     )
     recycled = _escalate_in_batches(
         recycle,
-        lambda batch, note: handoffs_recycle(
-            handoffs=batch, actor=system, reason=ESCALATION_REASON, note=note, at=at
-        ),
+        lambda batch, note: handoffs_recycle(handoffs=batch, actor=system, reason=ESCALATION_REASON, note=note, at=at),
     )
     return requeued, recycled
 

@@ -44,11 +44,15 @@ def milestones_start(*, handoffs: Sequence[Handoff], at: datetime, new: bool = F
     cal_ids = owner_calendar_ids([h.owner_id for h in handoffs])
     handoffs = [h for h in handoffs if cal_ids[h.owner_id] is not None]
     cals = calendars_load(set(cal_ids.values()) - {None})
-    rounds = {} if new else dict(
-        Milestone.objects.filter(handoff_id__any=[h.pk for h in handoffs])
-        .values("handoff_id")
-        .annotate(last=Max("round"))
-        .values_list("handoff_id", "last")
+    rounds = (
+        {}
+        if new
+        else dict(
+            Milestone.objects.filter(handoff_id__any=[h.pk for h in handoffs])
+            .values("handoff_id")
+            .annotate(last=Max("round"))
+            .values_list("handoff_id", "last")
+        )
     )
     share = float(policy.reminder_share)
     rows = []
@@ -125,9 +129,7 @@ def milestones_recompute(*, handoffs: Sequence[Handoff], at: datetime) -> int:
     cal_ids = owner_calendar_ids([h.owner_id for h in handoffs])
     target = {h.pk: cal_ids[h.owner_id] for h in handoffs if cal_ids[h.owner_id] is not None}
     clocks = [
-        m
-        for m in _open_milestones(target).filter(breached_at__isnull=True)
-        if m.calendar_id != target[m.handoff_id]
+        m for m in _open_milestones(target).filter(breached_at__isnull=True) if m.calendar_id != target[m.handoff_id]
     ]
     if not clocks:
         return 0
@@ -174,9 +176,7 @@ def milestones_resume(*, handoff_ids: Iterable[int], at: datetime, by: str | Non
         if m.remind_remaining_seconds is not None:
             m.remind_at = businesstime.add(at, timedelta(seconds=m.remind_remaining_seconds), cal)
         m.paused_at, m.paused_by, m.remaining_seconds, m.remind_remaining_seconds = None, "", None, None
-    bulk_set(
-        clocks, ["due_at", "remind_at", "paused_at", "paused_by", "remaining_seconds", "remind_remaining_seconds"]
-    )
+    bulk_set(clocks, ["due_at", "remind_at", "paused_at", "paused_by", "remaining_seconds", "remind_remaining_seconds"])
     return len(clocks)
 
 

@@ -60,9 +60,7 @@ def sla_scan(*, kind: str, now: datetime | None = None, limit: int = SCAN_BATCH)
             result.flagged = _scan_plain(kind, now, limit)
         if result.flagged:
             if kind == NotificationKind.BREACH:
-                result.requeued, result.recycled = sla_escalate(
-                    milestone_ids=[m for m, _, _ in result.flagged], at=now
-                )
+                result.requeued, result.recycled = sla_escalate(milestone_ids=[m for m, _, _ in result.flagged], at=now)
             job_after_commit(SEND_TASK)
     return result
 
@@ -79,13 +77,13 @@ def _scan_postgresql(kind: str, now: datetime, limit: int) -> list[tuple[int, in
     sql = f"""
         WITH due AS (
             SELECT ctid FROM {m}
-            WHERE {scan['due']} <= %(now)s AND {running} {scan['extra']}
-            ORDER BY {scan['due']}
+            WHERE {scan["due"]} <= %(now)s AND {running} {scan["extra"]}
+            ORDER BY {scan["due"]}
             LIMIT %(limit)s
             FOR UPDATE SKIP LOCKED
         ), flagged AS (
-            UPDATE {m} AS m SET {scan['set']}
-            WHERE m.ctid = ANY(ARRAY(SELECT ctid FROM due)) AND {running} {scan['extra']}
+            UPDATE {m} AS m SET {scan["set"]}
+            WHERE m.ctid = ANY(ARRAY(SELECT ctid FROM due)) AND {running} {scan["extra"]}
             RETURNING m.id, m.handoff_id, m.kind
         ), notices AS (
             INSERT INTO {n} (milestone_id, milestone_kind, kind, status, recipients, attempts, next_attempt_at,
