@@ -209,7 +209,7 @@ def test_each_breach_escalates_once_and_a_rerun_changes_nothing(cast, policy, ut
 
 
 def test_a_backlog_is_escalated_in_batches_the_state_machine_accepts(cast, policy, utc_calendar, monkeypatch):
-    monkeypatch.setattr("handoff.services.handoffs.MAX_BATCH", 2)  # what the state machine takes at once
+    monkeypatch.setattr("handoff.services.handoffs.machine.MAX_BATCH", 2)  # what the state machine takes at once
     monkeypatch.setattr("handoff.services.sla.escalation.MAX_BATCH", 2)
     escalate_with(policy, Escalation.QUEUE)
     handoffs = [hot_lead(cast) for _ in range(5)]
