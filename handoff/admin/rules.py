@@ -10,6 +10,7 @@ from handoff.models import (
     LeadDefinition,
     ReasonCode,
 )
+from handoff.rules import parse_conditions
 from handoff.services.definitions import definition_activate, definition_create, definition_revise
 
 from .base import ReadOnlyAdmin, pretty_json
@@ -117,8 +118,6 @@ class LeadDefinitionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Conditions")
     def conditions_text(self, definition) -> str:
-        from handoff.rules import parse_conditions
-
         try:
             return "; ".join(str(c) for c in parse_conditions(definition.conditions)) or "—"
         except ValueError:

@@ -1,6 +1,8 @@
 """Talks to the CRM and returns plain data: the backend interface, its errors and `get_backend()`."""
 from __future__ import annotations
 
+from django.conf import settings
+
 from .base import (
     MAX_COLLECTION,
     CrmApiBudgetExhausted,
@@ -13,6 +15,9 @@ from .base import (
     CrmUnavailable,
     WriteResult,
 )
+from .config import demo_config
+from .demo import DemoBackend
+from .salesforce import SalesforceBackend
 
 __all__ = [
     "MAX_COLLECTION",
@@ -36,16 +41,9 @@ def get_backend() -> CrmBackend:
 
     Construction validates configuration (CrmConfigError names the variable to fix) but makes no request.
     """
-    from django.conf import settings
-
     name = str(getattr(settings, "CRM_BACKEND", "demo") or "demo").strip().lower()
     if name == "demo":
-        from .config import demo_config
-        from .demo import DemoBackend
-
         return DemoBackend(demo_config(settings))
     if name == "salesforce":
-        from .salesforce import SalesforceBackend
-
         return SalesforceBackend.from_env()
     raise CrmConfigError(f"CRM_BACKEND must be one of {', '.join(BACKENDS)}; got {name!r}.")

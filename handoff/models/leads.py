@@ -4,6 +4,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from handoff.rules import parse_conditions
+
 from .versioning import FrozenOnceApplied
 
 
@@ -92,8 +94,6 @@ class LeadDefinition(FrozenOnceApplied):
         )
 
     def clean(self) -> None:
-        from handoff.rules import parse_conditions
-
         try:
             parse_conditions(self.conditions)
         except ValueError as exc:
