@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from handoff.services import jobs
 
 # Real commits and rollbacks (on_commit callbacks run); the migrations' rows are restored afterwards.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.usefixtures("committed_db")
 
 
 @pytest.fixture
