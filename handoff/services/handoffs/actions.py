@@ -23,9 +23,33 @@ from .rules import Action, Decision
 S = HandoffState
 
 
-def handoff_accept(*, handoff: Handoff | int, actor: Actor, note: str = "", at: datetime | None = None) -> Handoff:
+# The moment each action records on the handoff, besides its event.
+STAMPS = {
+    Action.ACCEPT: "accepted_at",
+    Action.REJECT: "rejected_at",
+    Action.CONVERT: "converted_at",
+    Action.DISPUTE: "disputed_at",
+    Action.RECYCLE: "recycled_at",
+    Action.CLOSE: "closed_at",
+}
+
+
+def _stamped(
+    action: Action,
+    handoffs: Sequence[Handoff | int],
+    actor: Actor,
+    *,
+    at: datetime | None,
+    note: str,
+    reason: ReasonCode | str | None = None,
+) -> list[Handoff]:
+    """A transition that records when it happened in the handoff's own `<action>ed_at` field."""
     at = at or timezone.now()
-    return _transition(Action.ACCEPT, [handoff], actor, at=at, note=note, changes={"accepted_at": at})[0]
+    return _transition(action, handoffs, actor, at=at, reason=reason, note=note, changes={STAMPS[action]: at})
+
+
+def handoff_accept(*, handoff: Handoff | int, actor: Actor, note: str = "", at: datetime | None = None) -> Handoff:
+    return _stamped(Action.ACCEPT, [handoff], actor, at=at, note=note)[0]
 
 
 def handoff_reject(
@@ -43,8 +67,7 @@ def handoffs_reject(
     at: datetime | None = None,
 ) -> list[Handoff]:
     """Reject one or many handoffs with one reason; all or none."""
-    at = at or timezone.now()
-    return _transition(Action.REJECT, handoffs, actor, at=at, reason=reason, note=note, changes={"rejected_at": at})
+    return _stamped(Action.REJECT, handoffs, actor, at=at, reason=reason, note=note)
 
 
 def handoff_touch(
@@ -140,17 +163,14 @@ def handoffs_convert(
     *, handoffs: Sequence[Handoff | int], actor: Actor, note: str = "", at: datetime | None = None
 ) -> list[Handoff]:
     """Mark handoffs converted (SQL / opportunity): by the rep, or by the sync when the CRM converted the lead."""
-    at = at or timezone.now()
-    return _transition(Action.CONVERT, handoffs, actor, at=at, note=note, changes={"converted_at": at})
+    return _stamped(Action.CONVERT, handoffs, actor, at=at, note=note)
 
 
 def handoff_dispute(
     *, handoff: Handoff | int, actor: Actor, reason: ReasonCode | str | None, note: str = "", at: datetime | None = None
 ) -> Handoff:
     """Marketing contests a rejection; a manager decides."""
-    at = at or timezone.now()
-    changes = {"disputed_at": at}
-    return _transition(Action.DISPUTE, [handoff], actor, at=at, reason=reason, note=note, changes=changes)[0]
+    return _stamped(Action.DISPUTE, [handoff], actor, at=at, reason=reason, note=note)[0]
 
 
 def handoff_resolve(
@@ -192,16 +212,14 @@ def handoffs_recycle(
     at: datetime | None = None,
 ) -> list[Handoff]:
     """Send leads back to nurture; a later qualification starts the next handoff of the same lead."""
-    at = at or timezone.now()
-    return _transition(Action.RECYCLE, handoffs, actor, at=at, reason=reason, note=note, changes={"recycled_at": at})
+    return _stamped(Action.RECYCLE, handoffs, actor, at=at, reason=reason, note=note)
 
 
 def handoffs_close(
     *, handoffs: Sequence[Handoff | int], actor: Actor, note: str = "", at: datetime | None = None
 ) -> list[Handoff]:
     """End open handoffs whose lead was deleted in the CRM."""
-    at = at or timezone.now()
-    return _transition(Action.CLOSE, handoffs, actor, at=at, note=note, changes={"closed_at": at})
+    return _stamped(Action.CLOSE, handoffs, actor, at=at, note=note)
 
 
 def handoffs_reassign(
