@@ -127,9 +127,9 @@ def insert_from_select(model: type[models.Model], queryset: models.QuerySet, col
     """
     meta = model._meta
     query = queryset.values(*columns.values()).query
-    # The SELECT lists the annotations in the order they were annotated: name the target columns to match.
+    # Name the target columns in the order the SELECT lists them (values()' order; before Django 5.0, annotate()').
     by_alias = {alias: attname for attname, alias in columns.items()}
-    selected = list(query.annotation_select)
+    selected = list(query.selected or ()) if hasattr(query, "selected") else list(query.annotation_select)
     if sorted(selected) != sorted(by_alias) or query.values_select:
         raise TypeError("insert_from_select: the queryset must select exactly the annotations named in `columns`.")
     quote = connection.ops.quote_name
@@ -167,9 +167,10 @@ def _reader(field: Field):
 def upsert_add(model: type[models.Model], rows: Sequence[dict], *, key: Sequence[str], counts: Sequence[str]) -> None:
     """Add each row's `counts` to the stored row with the same `key` values, creating it when missing.
 
-    `INSERT … VALUES … ON CONFLICT (key) DO UPDATE SET c = c + excluded.c`, one statement for all the rows
-    (PostgreSQL and SQLite): counters kept without reading them first. Rows are written in key order, so two
-    transactions adding to the same counters lock them in the same order. `rows` are {field attname: value}.
+    `INSERT … ON CONFLICT (key) DO UPDATE SET c = c + excluded.c`, one statement for all the rows: counters kept
+    without reading them first. PostgreSQL gets the rows as one array per column (`unnest`), SQLite as VALUES.
+    Rows are written in key order, so two transactions adding to the same counters lock them in the same order.
+    `rows` are {field attname: value}.
     """
     if not rows:
         return
@@ -179,14 +180,18 @@ def upsert_add(model: type[models.Model], rows: Sequence[dict], *, key: Sequence
     table = quote(meta.db_table)
     names = [f.attname for f in fields]
     ordered = sorted(rows, key=lambda row: tuple(str(row[name]) for name in names[: len(key)]))
-    params = [f.get_db_prep_save(row[f.attname], connection) for row in ordered for f in fields]
-    values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(ordered))
+    columns = ", ".join(quote(f.column) for f in fields)
     updates = ", ".join(
         f"{quote(f.column)} = {table}.{quote(f.column)} + excluded.{quote(f.column)}" for f in fields[len(key) :]
     )
+    conflict = ", ".join(quote(f.column) for f in fields[: len(key)])
+    if connection.vendor == "postgresql":
+        source = "SELECT * FROM unnest(" + ", ".join(f"%s::{_array_type(f, connection)}" for f in fields) + ")"
+        params = [[row[name] for row in ordered] for name in names]
+    else:
+        source = "VALUES " + ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(ordered))
+        params = [f.get_db_prep_save(row[f.attname], connection) for row in ordered for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({', '.join(quote(f.column) for f in fields)}) VALUES {values} "
-            f"ON CONFLICT ({', '.join(quote(f.column) for f in fields[: len(key)])}) DO UPDATE SET {updates}",
-            params,
+            f"INSERT INTO {table} ({columns}) {source} ON CONFLICT ({conflict}) DO UPDATE SET {updates}", params
         )

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 
 from handoff.models import FeedbackOutcome, HandoffState, ReasonCode, Touch
 from handoff.models.feedback import RATING_LABELS
+from handoff.selectors.reports import DEFAULT_PRESET, GROUPS, MAX_DAYS, PRESETS, ReportQuery, preset_period
 from handoff.services.handoffs import Decision
 
 
@@ -168,3 +169,80 @@ class QualityFilterForm(QualityPeriodForm):
         required=False,
         choices=[("", "Any"), *((value, label) for value, label in FeedbackOutcome.choices if value != "withdrawn")],
     )
+
+
+class WholeNumber(forms.IntegerField):
+    """Digits only (Django's IntegerField also reads "1.0" and " 1 "); an id or a version from 1."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and value not in self.empty_values and not (value.isascii() and value.isdigit()):
+            raise forms.ValidationError("Enter a whole number.", code="invalid")
+        return super().to_python(value)
+
+
+class ReportFilterForm(forms.Form):
+    """The manager reports' filters, for the pages and the API alike (the query string of either)."""
+
+    period = forms.ChoiceField(required=False, choices=[])
+    start = forms.DateField(required=False, input_formats=["%Y-%m-%d"], help_text="With period=custom: YYYY-MM-DD.")
+    end = forms.DateField(required=False, input_formats=["%Y-%m-%d"], help_text="With period=custom; default today.")
+    group_by = forms.ChoiceField(required=False, choices=[])
+    team = WholeNumber(required=False, min_value=1, max_value=2**63 - 1)
+    rep = WholeNumber(required=False, min_value=1, max_value=2**63 - 1)
+    source = forms.CharField(required=False, max_length=255, strip=False)
+    segment = forms.CharField(required=False, max_length=40, strip=False)
+    definition_version = WholeNumber(required=False, min_value=1, max_value=2**31 - 1)
+    policy_version = WholeNumber(required=False, min_value=1, max_value=2**31 - 1)
+    table = forms.ChoiceField(required=False, choices=[])
+
+    def __init__(self, *args, today, default_group: str, tables=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today, self.default_group = today, default_group
+        self.fields["period"].choices = list(PRESETS.items())
+        self.fields["group_by"].choices = list(GROUPS.items())
+        self.fields["table"].choices = [(name, name) for name in tables]
+
+    def clean(self):
+        data = super().clean()
+        period = data.get("period") or ""
+        if not period:
+            period = "custom" if data.get("start") or data.get("end") else DEFAULT_PRESET
+        data["period"] = period
+        if period == "custom":
+            if "start" in self.errors or "end" in self.errors:
+                return data
+            start, end = data.get("start"), data.get("end") or self.today
+            if start is None:
+                self.add_error("start", "A custom period needs a start date (YYYY-MM-DD).")
+                return data
+            if end < start:
+                self.add_error("end", "The end date is before the start date.")
+            elif (end - start).days >= MAX_DAYS:
+                self.add_error("start", f"A custom period is at most {MAX_DAYS} days.")
+            data["start"], data["end"] = start, end
+        else:
+            data["start"], data["end"] = preset_period(period, self.today)
+        data["group_by"] = data.get("group_by") or self.default_group
+        for name in ("source", "segment"):
+            data[name] = data.get(name) or None
+        return data
+
+    def query(self):
+        data = self.cleaned_data
+        return ReportQuery(
+            start=data["start"],
+            end=data["end"],
+            preset=data["period"],
+            group_by=data["group_by"],
+            team=data.get("team"),
+            rep=data.get("rep"),
+            source=data.get("source"),
+            segment=data.get("segment"),
+            definition_version=data.get("definition_version"),
+            policy_version=data.get("policy_version"),
+        )
+
+    def first_error(self) -> tuple[str | None, str]:
+        """(field, message) of the first problem, the field None for the form as a whole."""
+        field, messages = next(iter(self.errors.items()))
+        return (None if field == "__all__" else field), messages[0]

@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from handoff.views import actions, feedback, home, leads, manager, marketer, quality, rep
+from handoff.views import actions, feedback, home, leads, manager, marketer, quality, rep, reports
 from handoff.views.login import throttle_login
 
 urlpatterns = [
@@ -22,4 +22,6 @@ urlpatterns = [
     path("feedback/rate/<str:token>/", feedback.feedback_link, name="feedback_link"),
     path("quality/", quality.lead_quality_page, name="lead_quality"),
     path("quality/feedback/", quality.quality_feedback_page, name="quality_feedback"),
+    path("reports/", reports.reports_page, name="reports"),
+    path("reports/relationship/", reports.relationship_page, name="relationship"),
 ]

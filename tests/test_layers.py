@@ -20,7 +20,7 @@ FORBIDDEN = {
     "services": ("tasks", "views", "api", "admin", "management"),
     "crm": ("models", "services", "selectors", "tasks", "views", "api"),
 }
-PURE = ("businesstime", "rules", "segments", "exceptions")  # modules that import nothing of the app but each other
+PURE = ("businesstime", "rules", "segments", "exceptions", "charts")  # import nothing of the app but each other
 
 
 def _module_name(path: Path) -> str:

@@ -165,7 +165,8 @@ class TestSeededDemo:
         assert len(report.by_source) >= 3 and [row.label for row in report.by_definition] == ["v1", "v2"]
         assert LeadFeedbackRevision.objects.count() >= LeadFeedback.objects.count() > 0
         # The history's digests were written as the days went by, and none was mailed while seeding.
-        assert FeedbackDigest.objects.exists() and not FeedbackDigest.objects.filter(email_sent_at__isnull=False).exists()
+        assert FeedbackDigest.objects.exists()
+        assert not FeedbackDigest.objects.filter(email_sent_at__isnull=False).exists()
 
     def test_running_again_changes_nothing_and_prints_the_logins(self, db):
         before = counts()

@@ -370,3 +370,41 @@ CELERY_BEAT_SCHEDULE["feedback-digest"] = {
 }
 # Digests are sent after they are written; this picks up retries and anything a crash left behind.
 CELERY_BEAT_SCHEDULE["feedback-digest-send"] = {"task": "handoff.feedback_send_digests", "schedule": 60.0}
+
+# --- Manager reports -----------------------------------------------------------------------
+# The summary the reports read is refreshed this often (handoffs changed since the last run), and rebuilt whole
+# once a night at REPORT_REBUILD_TIME (TIME_ZONE).
+REPORT_REFRESH_SECONDS = env.int("REPORT_REFRESH_SECONDS", default=60)
+REPORT_REBUILD_TIME = env.str("REPORT_REBUILD_TIME", default="03:00")
+# The weekly summary mail: each manager's Monday from this local time (their own zone), about last week.
+REPORT_WEEKLY_TIME = env.str("REPORT_WEEKLY_TIME", default="08:00")
+for _name, _value in (("REPORT_REBUILD_TIME", REPORT_REBUILD_TIME), ("REPORT_WEEKLY_TIME", REPORT_WEEKLY_TIME)):
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", _value):
+        raise ImproperlyConfigured(f"{_name}={_value!r}: expected HH:MM, e.g. 08:00.")
+REPORT_WEEKLY_MAX_ATTEMPTS = env.int("REPORT_WEEKLY_MAX_ATTEMPTS", default=8)
+# Where the relationship stands (HBR 2006): the thresholds of its criteria.
+REPORT_RELATIONSHIP_WEEKS = env.int("REPORT_RELATIONSHIP_WEEKS", default=4)
+REPORT_SLA_ATTAINMENT_MIN = env.int("REPORT_SLA_ATTAINMENT_MIN", default=90)
+REPORT_FEEDBACK_COVERAGE_MIN = env.int("REPORT_FEEDBACK_COVERAGE_MIN", default=50)
+REPORT_DISPUTE_HOURS_MAX = env.int("REPORT_DISPUTE_HOURS_MAX", default=16)
+REPORT_TARGET_WEEKS_MIN = env.int("REPORT_TARGET_WEEKS_MIN", default=75)
+REPORT_RECYCLED_BACK_MIN = env.int("REPORT_RECYCLED_BACK_MIN", default=10)
+REPORT_RECYCLED_BACK_WEEKS = env.int("REPORT_RECYCLED_BACK_WEEKS", default=26)
+CELERY_BEAT_SCHEDULE["report-refresh"] = {
+    "task": "handoff.reports_refresh",
+    "schedule": float(REPORT_REFRESH_SECONDS),
+    "options": {"expires": float(REPORT_REFRESH_SECONDS)},
+}
+_rebuild_hour, _rebuild_minute = (int(part) for part in REPORT_REBUILD_TIME.split(":"))
+CELERY_BEAT_SCHEDULE["report-rebuild"] = {
+    "task": "handoff.reports_rebuild",
+    "schedule": TzAwareCrontab(hour=_rebuild_hour, minute=_rebuild_minute, tz=zoneinfo.ZoneInfo(TIME_ZONE)),
+}
+CELERY_BEAT_SCHEDULE["report-weekly"] = {
+    "task": "handoff.reports_weekly_summary",
+    # Every quarter hour of UTC is a quarter hour in every zone, so each manager's Monday 08:00 is a run.
+    "schedule": TzAwareCrontab(minute="*/15", tz=zoneinfo.ZoneInfo("UTC")),
+    "options": {"expires": 15 * 60.0},
+}
+# Mails are sent after they are written; this picks up retries and anything a crash left behind.
+CELERY_BEAT_SCHEDULE["report-weekly-send"] = {"task": "handoff.reports_send_weekly_summaries", "schedule": 60.0}

@@ -1,4 +1,4 @@
-"""What the admin modules share: JSON shown readably, and the read-only admin of the record."""
+"""What the admin modules share: JSON shown readably, and the read-only admin (and inline) of the record."""
 
 from __future__ import annotations
 
@@ -23,3 +23,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows of the record shown under their parent: its `fields`, read-only; none added, changed or deleted here."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+

@@ -15,7 +15,7 @@ from handoff.models import (
     LeadFeedbackRevision,
 )
 
-from .base import ReadOnlyAdmin
+from .base import ReadOnlyAdmin, ReadOnlyInline
 
 
 @admin.register(FeedbackRequest)
@@ -40,18 +40,9 @@ class FeedbackRequestAdmin(ReadOnlyAdmin):
     date_hierarchy = "asked_at"
 
 
-class LeadFeedbackRevisionInline(admin.TabularInline):
+class LeadFeedbackRevisionInline(ReadOnlyInline):
     model = LeadFeedbackRevision
     fields = ["revision", "at", "rating", "reasons", "note", "by", "via"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(LeadFeedback)

@@ -10,36 +10,18 @@ from handoff.models import (
     Touch,
 )
 
-from .base import ReadOnlyAdmin, pretty_json
+from .base import ReadOnlyAdmin, ReadOnlyInline, pretty_json
 
 
-class HandoffEventInline(admin.TabularInline):
+class HandoffEventInline(ReadOnlyInline):
     model = HandoffEvent
     fields = ["at", "action", "from_state", "to_state", "actor_kind", "actor", "reason", "note"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class TouchInline(admin.TabularInline):
+class TouchInline(ReadOnlyInline):
     model = Touch
     fields = ["at", "kind", "outcome", "by", "note"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Handoff)

@@ -184,7 +184,12 @@ class FeedbackRequestViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="Rate the lead: give your feedback, or change it while the change window lasts",
-        description=lead_feedback_give.__doc__,
+        description=(
+            "Only the rep asked may rate: the request must be pending, or its feedback given less than "
+            "FEEDBACK_CHANGE_DAYS ago (every version is kept in `history`). After a reject, only market signals "
+            "may be given as reasons: the reject reason already says what was wrong. The same answer twice "
+            "changes nothing."
+        ),
         request=RateSerializer,
         responses={200: FeedbackRequestDetailSerializer, **ACTION_ERRORS},
     )

@@ -58,6 +58,4 @@ class NewestFirstCursorPagination(CursorPagination):
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"]["minimum"] = 1
-                # An empty value is the default page size, as if the parameter were left out.
-                parameter["allowEmptyValue"] = True
         return parameters

@@ -27,6 +27,7 @@ ERRORS = {
 }
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+OFFSETS = "An ISO 8601 date-time; its UTC offset, if given, one places use: -12:00 to +14:00 (none: the server's zone)."
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -63,10 +64,21 @@ class AutoSchema(openapi.AutoSchema):
             for filter_class, schema in typed.items():
                 if isinstance(found, filter_class):
                     parameter["schema"] = dict(schema)
-            # django-filter reads an empty value (`?owner=`) as the filter left out, so the schema says it may be
-            # empty: `qualified_before=` was a value outside the stated date-time format that the API accepted. Not
-            # for the repeatable ones (`?state=`): an empty state is no state, refused.
-            if parameter.get("in") == "query" and parameter["schema"].get("type") != "array":
+            if isinstance(found, UtcDateTimeFilter):
+                said = parameter.get("description", "").rstrip(".")
+                parameter["description"] = f"{said + '. ' if said else ''}{OFFSETS}"
+        return parameters
+
+    def _get_parameters(self):
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            # An empty query value (`?owner=`, `?page_size=`, `?format=`) is read as the parameter left out, by
+            # django-filter, the paginator and Django's forms alike, so the schema says it may be empty: without
+            # that, `qualified_before=` was a value outside the stated date-time format that the API accepted. Not
+            # the repeatable ones (`?state=`): an empty state is no state, and refused.
+            # tests/api/test_hostile_input.py checks each, so a parameter that refuses an empty value must say so.
+            schema = parameter.get("schema", {})
+            if parameter.get("in") == "query" and not parameter.get("required") and schema.get("type") != "array":
                 parameter["allowEmptyValue"] = True
         return parameters
 

@@ -281,7 +281,8 @@ class TouchSerializer(serializers.Serializer):
         default=None,
         help_text=(
             "When it happened, if logged after the fact (default: now): not before the lead was handed over, "
-            "not in the future, and within the back-dating window (TOUCH_BACKDATE_BUSINESS_HOURS business hours)."
+            "not in the future, and within the back-dating window (TOUCH_BACKDATE_BUSINESS_HOURS business hours). "
+            "Its UTC offset is one places use: -12:00 to +14:00."
         ),
     )
     note = _note()
@@ -291,6 +292,7 @@ class BulkRejectSerializer(RejectSerializer):
     ids = serializers.ListField(
         child=StrictIntegerField(min_value=1),
         allow_empty=False,
+        min_length=1,  # the same as allow_empty=False, which the schema does not show: minItems 1
         max_length=MAX_BATCH,
         help_text="The handoffs to reject, all or none.",
     )

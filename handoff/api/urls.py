@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from .auth import obtain_auth_token
 from .feedback import FeedbackRequestViewSet
+from .reports import MySlaView, RelationshipView, ReportView
 from .sync import SyncRunViewSet
 from .views import HandoffViewSet, LeadDefinitionViewSet, LeadViewSet, ReasonCodeViewSet
 
@@ -20,5 +21,8 @@ router.register("feedback", FeedbackRequestViewSet, basename="feedback")
 app_name = "api"
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="token"),
+    path("reports/", ReportView.as_view(), name="report"),
+    path("reports/relationship/", RelationshipView.as_view(), name="report-relationship"),
+    path("reports/my-sla/", MySlaView.as_view(), name="report-my-sla"),
     path("", include(router.urls)),
 ]

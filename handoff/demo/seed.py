@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from itertools import groupby
 
 from django.contrib.auth.models import User
@@ -12,18 +13,28 @@ from django.db.models import Count
 from django.utils import timezone
 
 from handoff.exceptions import InvalidInput
-from handoff.models import Handoff, HandoffEvent
+from handoff.models import Handoff, HandoffEvent, SlaPolicy
 from handoff.services import handoffs as machine
 from handoff.services.actors import Actor
 from handoff.services.definitions import definition_create
 from handoff.services.leads import leads_upsert_from_crm
 from handoff.services.people import NewPerson, people_create, team_create
+from handoff.services.reports import report_facts_refresh
+from handoff.services.sla import sla_policy_save
 
 from . import cast
 from .feedback import feedback_replay
 from .stories import DEFAULT_LEADS, DEFAULT_SEED, HISTORY, REVISED_AGO, REVISION, LeadPlan, Step, demo_plan
 
 MIN_LEADS, MAX_LEADS = 50, 5000
+AGREEMENT = {
+    "mql_targets": [
+        {"team": "Americas", "per_week": 30},
+        {"team": "EMEA", "per_week": 30},
+        {"segment": "hot", "per_week": 15},
+    ],
+    "min_acceptance_rate": Decimal("0.6"),
+}
 # The rule and the sync act on a whole sync page at once; a person acts on one lead at a time.
 BATCHABLE = {"qualify", "convert", "close"}
 ONE_AT_A_TIME = {
@@ -60,6 +71,7 @@ def demo_seed(*, leads: int = DEFAULT_LEADS, seed: int = DEFAULT_SEED, now: date
     plans = demo_plan(leads=leads, seed=seed, now=now)
     with transaction.atomic():
         users = cast_create()
+        agreement_terms_set()
         # The leads arrive as the CRM first had them, the stories play, then the CRM's last word on each lead
         # (owner, conversion, deletion) is mirrored, as the sync would have brought it in.
         lead_ids = leads_upsert_from_crm(records=[plan.record(final=False) for plan in plans])
@@ -67,6 +79,8 @@ def demo_seed(*, leads: int = DEFAULT_LEADS, seed: int = DEFAULT_SEED, now: date
         leads_upsert_from_crm(records=[plan.record(final=True) for plan in plans])
         # Sales feedback on that history: asked, reminded and answered day by day, as the jobs would have.
         feedback_replay(start=now - HISTORY, now=now, seed=seed, users=users)
+    # The reports read a summary the report job keeps; the history is summarised at once, so it shows at first sight.
+    report_facts_refresh(full=True)
     handoffs = Handoff.objects.filter(lead_id__in=lead_ids.values())
     return SeedResult(
         leads=len(lead_ids),
@@ -74,6 +88,17 @@ def demo_seed(*, leads: int = DEFAULT_LEADS, seed: int = DEFAULT_SEED, now: date
         events=HandoffEvent.objects.filter(lead_id__in=lead_ids.values()).count(),
         states=dict(handoffs.values_list("state").annotate(n=Count("id")).values_list("state", "n")),
     )
+
+
+def agreement_terms_set() -> None:
+    """Marketing's side of the demo's agreement, on the SLA policy in force: the MQLs each team and the hot segment
+    expect a week, and the share of MQLs sales is to accept (terms that do not change a policy's clocks)."""
+    policy = SlaPolicy.objects.filter(is_active=True).first()
+    if policy is None:
+        return
+    policy.mql_targets = AGREEMENT["mql_targets"]
+    policy.min_acceptance_rate = AGREEMENT["min_acceptance_rate"]
+    sla_policy_save(policy=policy)
 
 
 def cast_create() -> dict[str, User]:

@@ -43,6 +43,9 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('point', models.CharField(choices=[('rejected', 'Rejected'), ('accepted', 'Worked for a few business days'), ('converted', 'Converted'), ('recycled', 'Recycled')], max_length=12)),
                 ('reached_at', models.DateTimeField()),
+                ('qualified_at', models.DateTimeField()),
+                ('lead_source', models.CharField(blank=True, max_length=255)),
+                ('segment', models.CharField(blank=True, max_length=40)),
             ],
             options={
                 'ordering': ['pk'],
@@ -178,6 +181,21 @@ class Migration(migrations.Migration):
             model_name='feedbackpointreached',
             name='handoff',
             field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='handoff.handoff'),
+        ),
+        migrations.AddField(
+            model_name='feedbackpointreached',
+            name='definition',
+            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='handoff.leaddefinition'),
+        ),
+        migrations.AddField(
+            model_name='feedbackpointreached',
+            name='policy',
+            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, help_text="The policy of the handoff's accept clock (none: unclocked).", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='handoff.slapolicy'),
+        ),
+        migrations.AddField(
+            model_name='feedbackpointreached',
+            name='reject_reason',
+            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='handoff.reasoncode'),
         ),
         migrations.AddField(
             model_name='feedbackpointreached',

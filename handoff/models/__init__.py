@@ -14,12 +14,14 @@ from .feedback import (
 from .handoffs import Handoff, HandoffEvent, HandoffState, Touch
 from .leads import Lead, LeadDefinition, ReasonCode
 from .people import RepProfile, Role, Team
+from .reports import ClockStatus, ReportDispute, ReportFact, ReportRefresh, WeeklySummary
 from .sla import BusinessCalendar, CalendarDay, Milestone, MilestoneKind, SlaNotification, SlaPolicy
 from .sync import SyncLease, SyncRun, SyncState, WriteBack
 
 __all__ = [
     "BusinessCalendar",
     "CalendarDay",
+    "ClockStatus",
     "FeedbackDigest",
     "FeedbackOutcome",
     "FeedbackPoint",
@@ -41,11 +43,15 @@ __all__ = [
     "LeadDefinition",
     "ReasonCode",
     "RepProfile",
+    "ReportDispute",
+    "ReportFact",
+    "ReportRefresh",
     "Role",
     "SyncLease",
     "SyncRun",
     "SyncState",
     "Team",
     "Touch",
+    "WeeklySummary",
     "WriteBack",
 ]

@@ -48,11 +48,32 @@ class Via(models.TextChoices):
     API = "api", "The API"
 
 
+def _copied(to, *, related_name: str = "+", null: bool = False, help_text: str = "") -> models.ForeignKey:
+    """A reference copied from a row that holds it under a checked foreign key.
+
+    The request job inserts 100,000 requests in one go. Every id comes from a row that holds it under a checked key
+    (the handoff, its owner, its clock's policy, its definition, its reject event's reason), all of them PROTECTed
+    from deletion, so the database does not check them again: five deferred per-row checks cost as much as the
+    insert itself. The ORM still joins and protects them.
+    """
+    return models.ForeignKey(
+        to,
+        on_delete=models.PROTECT,
+        related_name=related_name,
+        null=null,
+        blank=null,
+        db_constraint=False,
+        db_index=False,
+        help_text=help_text,
+    )
+
+
 class FeedbackPointReached(models.Model):
     """A handoff that just reached an event feedback point, waiting for the request job.
 
-    Written by the state machine's transition (a listener, in its transaction) and deleted by the job in the
-    transaction that asks for the feedback: the job reads a few fresh rows instead of searching every handoff.
+    Written by the state machine's transition (a listener, in its transaction) with everything the request copies,
+    read there from the handoff, its lead and its accept clock; deleted by the job in the transaction that asks.
+    The job's insert reads this small table alone, not the million handoffs, leads and clocks behind it.
     """
 
     # Handoffs and people are never deleted while their history stands: no index needed for a cascade.
@@ -66,6 +87,12 @@ class FeedbackPointReached(models.Model):
     )
     point = models.CharField(max_length=12, choices=FeedbackPoint.choices)
     reached_at = models.DateTimeField()
+    definition = _copied(LeadDefinition)
+    policy = _copied(SlaPolicy, null=True, help_text="The policy of the handoff's accept clock (none: unclocked).")
+    qualified_at = models.DateTimeField()
+    lead_source = models.CharField(max_length=255, blank=True)
+    segment = models.CharField(max_length=40, blank=True)
+    reject_reason = _copied(ReasonCode, null=True)
 
     class Meta:
         ordering = ["pk"]
@@ -99,51 +126,26 @@ class FeedbackScan(models.Model):
 class FeedbackRequest(models.Model):
     """One question to one rep about one handoff: how good was this lead?"""
 
-    # The request job inserts 100,000 of these in one go. Every id comes from a row the statement reads and that
-    # holds it under a checked foreign key (the handoff, its owner, its clock's policy, its definition, its reject
-    # event's reason), and all of them are PROTECTed from deletion, so the database does not check them again:
-    # five deferred per-row checks cost as much as the insert itself. The ORM still joins and protects them.
-    handoff = models.ForeignKey(
-        Handoff, on_delete=models.PROTECT, related_name="feedback_requests", db_constraint=False, db_index=False
-    )
-    rater = models.ForeignKey(
+    handoff = _copied(Handoff, related_name="feedback_requests")
+    rater = _copied(
         settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
         related_name="feedback_requests",
-        db_constraint=False,
-        db_index=False,
         help_text="The handoff's owner when the feedback was asked for.",
     )
     point = models.CharField(max_length=12, choices=FeedbackPoint.choices)
     point_at = models.DateTimeField(help_text="When the handoff reached the feedback point.")
     asked_at = models.DateTimeField()
-    policy = models.ForeignKey(
+    policy = _copied(
         SlaPolicy,
         null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
         help_text="The SLA policy version whose feedback points asked (the one that timed the handoff).",
     )
     # Copied from the handoff when asked, so reports group without joining through history.
-    definition = models.ForeignKey(
-        LeadDefinition, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
-    )
+    definition = _copied(LeadDefinition)
     qualified_at = models.DateTimeField(help_text="When the lead was handed over (the report's period and weeks).")
     lead_source = models.CharField(max_length=255, blank=True)
     segment = models.CharField(max_length=40, blank=True, help_text="The SLA segment that timed the handoff.")
-    reject_reason = models.ForeignKey(
-        ReasonCode,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-        help_text="Why the rep rejected the lead, when they did.",
-    )
+    reject_reason = _copied(ReasonCode, null=True, help_text="Why the rep rejected the lead, when they did.")
     digests = models.PositiveSmallIntegerField(default=0, help_text="Digests that listed it.")
     last_digest_on = models.DateField(null=True, blank=True, help_text="The rep's local date of the last digest.")
     outcome = models.CharField(max_length=10, choices=FeedbackOutcome.choices, default=FeedbackOutcome.PENDING)

@@ -91,6 +91,8 @@ class Handoff(models.Model):
             models.Index(fields=["state", "-qualified_at"], name="handoff_state_idx"),
             # The feedback job's daily look for handoffs accepted N business days ago (services/feedback.py).
             models.Index(fields=["accepted_at"], condition=Q(state="accepted"), name="handoff_accepted_idx"),
+            # The report job's look for handoffs changed since its last run (services/reports.py).
+            models.Index(fields=["updated_at"], name="handoff_updated_idx"),
         ]
 
     def __str__(self) -> str:

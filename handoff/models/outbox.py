@@ -1,4 +1,4 @@
-"""What every notice outbox row records: written in its cause's transaction, delivered after commit, each channel once."""
+"""What every notice outbox row records: written in its cause's transaction, sent after commit, each channel once."""
 from django.db import models
 
 

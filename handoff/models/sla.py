@@ -13,6 +13,7 @@ from handoff import businesstime
 from handoff.segments import parse_segments
 
 from .handoffs import Handoff
+from .outbox import Outbox
 from .people import validate_time_zone
 from .versioning import FrozenOnceApplied
 
@@ -151,7 +152,8 @@ class SlaPolicy(FrozenOnceApplied):
     )
     # Feedback points: when the rep is asked to rate the lead's quality (handoff/services/feedback.py).
     feedback_on_reject = models.BooleanField(
-        default=True, help_text="Ask the rep to rate a lead they rejected (the rating only: the reject reason says why)."
+        default=True,
+        help_text="Ask the rep to rate a lead they rejected (the rating only: the reject reason says why).",
     )
     feedback_after_accept_days = models.PositiveSmallIntegerField(
         null=True,
@@ -262,6 +264,10 @@ class Milestone(models.Model):
     remind_remaining_seconds = models.IntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Touch attempts counted (follow-up).")
     attempts_required = models.PositiveSmallIntegerField(default=1)
+    # First touch clocks only: the first connected touch (an attempt is not a connection), and the business time
+    # from the clock's start to it, paused time excluded, measured when it was logged (the reports' percentiles).
+    connected_at = models.DateTimeField(null=True, blank=True)
+    business_seconds_to_connect = models.IntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -293,17 +299,12 @@ class NotificationKind(models.TextChoices):
     BREACH = "breach", "Breach"
 
 
-class SlaNotification(models.Model):
+class SlaNotification(Outbox):
     """The notice outbox: written in the scan's transaction, sent after commit, once per milestone and kind.
 
-    Each channel records its own delivery, so a retry after a partial failure resends only what failed.
+    Each channel records its own delivery (the `Outbox` fields), so a retry after a partial failure resends only
+    what failed.
     """
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed (gave up after retries)"
 
     # The scan writes these rows in the statement that flags their milestones, so a 50,000-clock backlog is
     # 50,000 inserts in one transaction. The reference to the milestone is kept by the ORM (cascade, joins)
@@ -315,16 +316,6 @@ class SlaNotification(models.Model):
     )
     milestone_kind = models.CharField(max_length=12, choices=MilestoneKind.choices)
     kind = models.CharField(max_length=8, choices=NotificationKind.choices)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
-    recipients = models.TextField(blank=True, help_text="Who it went to, filled when sent.")
-    email_sent_at = models.DateTimeField(null=True, blank=True)
-    slack_sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField()
-    claimed_until = models.DateTimeField(null=True, blank=True, help_text="A sender is working on it until then.")
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -21,6 +21,8 @@ from handoff.models import (
     HandoffEvent,
     LeadFeedback,
     LeadFeedbackRevision,
+    Milestone,
+    MilestoneKind,
     ReasonCode,
     Role,
     SlaPolicy,
@@ -156,6 +158,28 @@ def policy_feedback_points() -> tuple[dict[int, PolicyPoints], int | None]:
 def calendar_zones() -> list[tuple[int, str, bool]]:
     """(id, time zone, is the default) of every business calendar."""
     return list(BusinessCalendar.objects.order_by("pk").values_list("pk", "time_zone", "is_default"))
+
+
+def accept_clocks(handoff_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
+    """handoff id → (policy id, segment) of its first accept clock (the one its qualification started)."""
+    return {
+        handoff_id: (policy_id, segment)
+        for handoff_id, policy_id, segment in Milestone.objects.filter(
+            handoff_id__any=list(handoff_ids), kind=MilestoneKind.ACCEPT, round=1
+        ).values_list("handoff_id", "policy_id", "segment")
+    }
+
+
+def last_reject_reasons(handoff_ids: Iterable[int]) -> dict[int, int]:
+    """handoff id → the reason of its latest reject (the handoff's own `reason` is the latest reject *or* recycle)."""
+    found: dict[int, int] = {}
+    for handoff_id, reason_id in (
+        HandoffEvent.objects.filter(handoff_id__any=list(handoff_ids), action="reject")
+        .order_by("at", "id")
+        .values_list("handoff_id", "reason_id")
+    ):
+        found[handoff_id] = reason_id
+    return found
 
 
 def last_reject_reason(handoff_ref: str) -> Subquery:

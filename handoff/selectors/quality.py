@@ -17,7 +17,14 @@ from django.conf import settings
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import TruncWeek
 
-from handoff.models import FeedbackOutcome, FeedbackReasonTally, FeedbackRequest, FeedbackTally, LeadDefinition, ReasonCode
+from handoff.models import (
+    FeedbackOutcome,
+    FeedbackReasonTally,
+    FeedbackRequest,
+    FeedbackTally,
+    LeadDefinition,
+    ReasonCode,
+)
 
 from .feedback import with_feedback_detail
 
@@ -258,10 +265,13 @@ def quality_requests(selected: QualityFilter) -> QuerySet[FeedbackRequest]:
     if selected.rating is not None:
         requests = requests.filter(feedback__rating=selected.rating)
     if selected.reason is not None:
-        requests = requests.filter(feedback__reasons__kind=ReasonCode.Kind.FEEDBACK,
-                                   feedback__reasons__code=selected.reason)
+        requests = requests.filter(
+            feedback__reasons__kind=ReasonCode.Kind.FEEDBACK, feedback__reasons__code=selected.reason
+        )
     if selected.reject_reason is not None:
-        requests = requests.filter(reject_reason__kind=ReasonCode.Kind.REJECT, reject_reason__code=selected.reject_reason)
+        requests = requests.filter(
+            reject_reason__kind=ReasonCode.Kind.REJECT, reject_reason__code=selected.reject_reason
+        )
     if selected.outcome is not None:
         requests = requests.filter(outcome=selected.outcome)
     return with_feedback_detail(

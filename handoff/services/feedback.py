@@ -67,11 +67,13 @@ from handoff.models.feedback import NOTE_MAX_LENGTH, RATING_LABELS, RATING_MAX, 
 from handoff.selectors.calendars import calendars_load, owner_calendar_ids
 from handoff.selectors.feedback import (
     PolicyPoints,
+    accept_clocks,
     calendar_zones,
     change_deadline,
     digest_requests,
     feedback_revision,
     last_reject_reason,
+    last_reject_reasons,
     policy_feedback_points,
 )
 from handoff.selectors.quality import report_day, report_zone
@@ -111,20 +113,50 @@ def feedback_points_on_transition(
     the CRM has nothing left to rate: what it was asked is withdrawn.
     """
     if action == "close":
-        feedback_requests_withdraw(handoff_ids=[h.pk for h in handoffs], at=events[0].at if events else None)
+        ids = [h.pk for h in handoffs]
+        # Points not asked about yet are dropped first: this waits for a request job holding them, so the
+        # withdrawal below also sees the requests that job added.
+        FeedbackPointReached.objects.filter(handoff_id__any=ids).delete()
+        feedback_requests_withdraw(handoff_ids=ids, at=events[0].at if events else None)
         return
     point = _POINT_OF_ACTION.get(action)
     if point is None:
         return
-    rows = [
-        {"handoff_id": handoff.pk, "rater_id": handoff.owner_id, "point": point, "reached_at": event.at}
+    reached = [
+        (handoff, event)
         for handoff, event in zip(handoffs, events, strict=True)
         if handoff.owner_id is not None
         and (point != FeedbackPoint.RECYCLED or handoff.accepted_at is not None or handoff.rejected_at is not None)
     ]
-    if rows:
-        insert_rows(FeedbackPointReached, rows)
-        job_after_commit(REQUEST_TASK)
+    if not reached:
+        return
+    ids = [handoff.pk for handoff, _ in reached]
+    clocks = accept_clocks(ids)
+    rejected = last_reject_reasons(
+        [h.pk for h, _ in reached if h.rejected_at is not None and h.state != HandoffState.REJECTED]
+    )
+    insert_rows(
+        FeedbackPointReached,
+        [
+            {
+                "handoff_id": handoff.pk,
+                "rater_id": handoff.owner_id,
+                "point": point,
+                "reached_at": event.at,
+                "definition_id": handoff.definition_id,
+                "policy_id": clocks.get(handoff.pk, (None, ""))[0],
+                "qualified_at": handoff.qualified_at,
+                "lead_source": handoff.lead.lead_source,
+                "segment": clocks.get(handoff.pk, (None, ""))[1],
+                # Just rejected: the handoff's reason is the reject's; rejected before, its reject event says.
+                "reject_reason_id": handoff.reason_id
+                if handoff.state == HandoffState.REJECTED
+                else rejected.get(handoff.pk),
+            }
+            for handoff, event in reached
+        ],
+    )
+    job_after_commit(REQUEST_TASK)
 
 
 def feedback_requests_withdraw(
@@ -186,42 +218,44 @@ _COLUMNS = (
 _ALIASES = {name: f"new_{name}" for name in _COLUMNS}
 
 
-def _request_values(*, path: str, now: datetime, active: int | None, rater, point, point_at) -> dict[str, object]:
-    """The new request's columns as expressions over a handoff (`path` leads to it); `clock` is its accept clock."""
-    id_field = BigIntegerField()
-    values = {
-        "handoff_id": F(f"{path}id"),
-        "rater_id": rater,
-        "point": point,
-        "point_at": point_at,
+def _new_request(now: datetime, **values) -> dict[str, object]:
+    """The new request's columns, aliased for `insert_from_select`: `values` give what it copies."""
+    values |= {
         "asked_at": Value(now, output_field=DateTimeField()),
-        # The policy that timed the handoff; a handoff without clocks is asked as the policy in force says.
-        "policy_id": Coalesce("clock__policy_id", Value(active, output_field=id_field), output_field=id_field),
-        "definition_id": F(f"{path}definition_id"),
-        "qualified_at": F(f"{path}qualified_at"),
-        "lead_source": F(f"{path}lead__lead_source"),
-        "segment": Coalesce("clock__segment", Value(""), output_field=CharField()),
-        # Rejected or disputed: the handoff's reason is the reject's; recycled since, the reject event says it.
-        "reject_reason_id": Case(
-            When(**{f"{path}state__in": [HandoffState.REJECTED, HandoffState.DISPUTED]},
-                 then=F(f"{path}reason_id")),
-            When(**{f"{path}rejected_at__isnull": False}, then=last_reject_reason(f"{path}id")),
-            default=Value(None, output_field=id_field),
-            output_field=id_field,
-        ),
         "digests": Value(0, output_field=IntegerField()),
         "outcome": Value(FeedbackOutcome.PENDING.value, output_field=CharField()),
     }
     return {_ALIASES[name]: expression for name, expression in values.items()}
 
 
-def _with_accept_clock(queryset, path: str):
+def _request_values(*, now: datetime, active: int | None, point_at) -> dict[str, object]:
+    """A handoff's request at the accepted point, as expressions over the handoff (`clock`: its accept clock)."""
+    id_field = BigIntegerField()
+    return _new_request(
+        now,
+        handoff_id=F("id"),
+        rater_id=F("owner_id"),
+        point=Value(FeedbackPoint.ACCEPTED.value, output_field=CharField()),
+        point_at=point_at,
+        # The policy that timed the handoff; a handoff without clocks is asked as the policy in force says.
+        policy_id=Coalesce("clock__policy_id", Value(active, output_field=id_field), output_field=id_field),
+        definition_id=F("definition_id"),
+        qualified_at=F("qualified_at"),
+        lead_source=F("lead__lead_source"),
+        segment=Coalesce("clock__segment", Value(""), output_field=CharField()),
+        # Accepted again after a dispute overturned a reject: the reject event says why it was rejected then.
+        reject_reason_id=Case(
+            When(rejected_at__isnull=False, then=last_reject_reason("id")),
+            default=Value(None, output_field=id_field),
+            output_field=id_field,
+        ),
+    )
+
+
+def _with_accept_clock(queryset):
     """Join each handoff's first accept clock (its policy and segment) once, instead of a lookup per row."""
     return queryset.alias(
-        clock=FilteredRelation(
-            f"{path}milestones",
-            condition=Q(**{f"{path}milestones__kind": MilestoneKind.ACCEPT, f"{path}milestones__round": 1}),
-        )
+        clock=FilteredRelation("milestones", condition=Q(milestones__kind=MilestoneKind.ACCEPT, milestones__round=1))
     )
 
 
@@ -258,21 +292,22 @@ def _requests_for_reached_points(
             if not ids:
                 return
             if asks:  # no policy asks at any event point: the points are simply used up
+                id_field = BigIntegerField()
+                copied = {
+                    name: F(name)
+                    for name in ("handoff_id", "rater_id", "point", "definition_id", "qualified_at", "lead_source",
+                                 "segment", "reject_reason_id")
+                }
                 source = (
-                    _with_accept_clock(
-                        FeedbackPointReached.objects.filter(pk__any=ids, rater__is_active=True).exclude(
-                            handoff__state=HandoffState.CLOSED
-                        ),
-                        "handoff__",
-                    )
+                    FeedbackPointReached.objects.filter(pk__any=ids, rater__is_active=True)
                     .annotate(
-                        **_request_values(
-                            path="handoff__",
-                            now=now,
-                            active=active,
-                            rater=F("rater_id"),
-                            point=F("point"),
+                        **_new_request(
+                            now,
                             point_at=F("reached_at"),
+                            # An unclocked handoff is asked as the policy in force says.
+                            policy_id=Coalesce("policy_id", Value(active, output_field=id_field),
+                                               output_field=id_field),
+                            **copied,
                         )
                     )
                     .filter(asks)
@@ -368,18 +403,14 @@ def _requests_after_accept(
                             accepted_at__gte=scan.accepted_before,
                             accepted_at__lt=until,
                             owner__is_active=True,
-                        ),
-                        "",
+                        )
                     )
                     .alias(new_calendar_id=owner_calendar)
                     .filter(new_calendar_id=cal_id)
                     .annotate(
                         **_request_values(
-                            path="",
                             now=now,
                             active=active,
-                            rater=F("owner_id"),
-                            point=Value(FeedbackPoint.ACCEPTED.value, output_field=CharField()),
                             point_at=_reached_at(scan.accepted_before, until, days, cal, "accepted_at"),
                         )
                     )
@@ -592,18 +623,16 @@ def feedback_link_read(token: str) -> LinkClaim:
 
 def feedback_link_urls(request: FeedbackRequest) -> list[tuple[int, str, str]]:
     """(rating, its label, absolute one-click URL) for 1–5, for the rater of this request at its current version."""
-    base = settings.SITE_URL.rstrip("/")
+    # One reverse() for all the links of a digest's leads: the token is the only part that changes.
+    page = settings.SITE_URL.rstrip("/") + reverse("feedback_link", args=["TOKEN"])
     revision = feedback_revision(request)
     return [
         (
             rating,
             RATING_LABELS[rating],
-            base
-            + reverse(
-                "feedback_link",
-                args=[feedback_link_token(
-                    request_id=request.pk, rater_id=request.rater_id, rating=rating, revision=revision
-                )],
+            page.replace(
+                "TOKEN",
+                feedback_link_token(request_id=request.pk, rater_id=request.rater_id, rating=rating, revision=revision),
             ),
         )
         for rating in range(RATING_MIN, RATING_MAX + 1)
@@ -637,25 +666,26 @@ def feedback_digests_create(*, now: datetime | None = None) -> DigestResult:
     """Write today's digest for every rep with pending requests whose local time has passed FEEDBACK_DIGEST_TIME.
 
     Only on the rep's working days (their calendar: weekends, public holidays and closures such as leave get no
-    digest). Once per rep and local date (a unique row: a second run, or a second worker, writes none). In the
-    same transaction, requests already listed FEEDBACK_DIGEST_REPEATS times expire, and the rest are counted as
-    listed once more. The sender is queued after commit.
+    digest), and not while their profile is marked inactive (away: their requests wait, uncounted). Once per rep
+    and local date (a unique row: a second run, or a second worker, writes none). In the same transaction, requests
+    already listed FEEDBACK_DIGEST_REPEATS times expire, and the rest are counted as listed once more. The sender
+    is queued after commit. The pending requests of a person whose account was deactivated are withdrawn.
     """
     now = now or timezone.now()
     result = DigestResult()
     users = get_user_model().objects.filter(
         pk__in=FeedbackRequest.objects.filter(outcome=FeedbackOutcome.PENDING).values("rater_id")
     )
-    raters = list(users.values_list("pk", "is_active", "profile__time_zone"))
-    gone = [pk for pk, active, _ in raters if not active]
+    raters = list(users.values_list("pk", "is_active", "profile__is_active", "profile__time_zone"))
+    gone = [pk for pk, active, _, _ in raters if not active]
     if gone:
         result.withdrawn = feedback_requests_withdraw(rater_ids=gone, at=now)
     local_days = {}
-    for pk, active, zone in raters:
+    for pk, active, present, zone in raters:
         local = now.astimezone(_rep_zone(zone))
         start = datetime.combine(local.date(), digest_time(), tzinfo=local.tzinfo)
         # A morning mail: a digest the worker could not write by then (it was down) waits for the next working day.
-        if active and start <= local < start + DIGEST_WINDOW:
+        if active and present is not False and start <= local < start + DIGEST_WINDOW:
             local_days[pk] = local.date()
     if not local_days:
         return result

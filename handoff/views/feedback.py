@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -115,9 +115,10 @@ def feedback_to_give_page(request):
     changeable = list(feedback_changeable(request.user))
     rows = {r.pk: row_for(r) for r in [*pending, *changeable]}
     if request.method == "POST":
-        target = get_object_or_404(
-            with_feedback_detail(feedback_requests_visible_to(request.user)), pk=request.POST.get("request") or 0
-        )
+        asked = request.POST.get("request", "")
+        if not asked.isdigit():
+            raise Http404("No such feedback request.")
+        target = get_object_or_404(with_feedback_detail(feedback_requests_visible_to(request.user)), pk=int(asked))
         row = rows[target.pk] = row_for(target, request.POST)
         feedback, status = give(row, actor=actor, via=Via.APP)
         if feedback is not None:

@@ -1,11 +1,13 @@
 """The sales rep's page: my handoffs, with an action per row and a bulk reject."""
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from handoff.exceptions import DomainError
 from handoff.forms import BulkRejectForm
 from handoff.models import Role
 from handoff.selectors.handoffs import handoffs_of_rep
+from handoff.selectors.reports import my_sla, report_today
 from handoff.selectors.sla import by_urgency, deadlines
 from handoff.services.actors import Actor
 from handoff.services.handoffs import handoffs_reject
@@ -55,6 +57,7 @@ def my_handoffs(request):
         handoff.deadline = due.get(handoff.pk)
     ticked = {str(pk) for pk in request.POST.getlist("handoffs")} if form is not None else set()
     context = {
+        "my_sla": my_sla(user=request.user, today=report_today(timezone.now())),
         "page_obj": page_obj,
         "reasons": reasons_by_kind(),
         "bulk": form or BulkRejectForm(handoff_ids=[]),

@@ -138,6 +138,23 @@ CASES = [
         the_rep_s(rep=200, manager=403, marketer=403, admin=403),
         {"rating": 2, "reasons": ["pricing_objection"]},
     ),
+    # The manager reports: managers (their teams), marketing (every team, in aggregate; not by rep) and admins, as
+    # JSON or CSV; a rep reads only their own figures (My SLA). Never a write.
+    *(
+        Case("GET", path, {**everyone(403), "marketer": 200, "manager": 200, "other_manager": 200, "admin": 200})
+        for path in ("/api/reports/", "/api/reports/?format=csv&table=reasons", "/api/reports/relationship/",
+                     "/api/reports/relationship/?format=csv")
+    ),
+    Case("GET", "/api/reports/?group_by=rep",
+         {**everyone(403), "marketer": 403, "manager": 200, "other_manager": 200, "admin": 200}),
+    *(
+        Case("GET", path, {**everyone(403), "rep": 200, "other_rep": 200})
+        for path in ("/api/reports/my-sla/", "/api/reports/my-sla/?format=csv")
+    ),
+    *(
+        Case(method, path, {**everyone(403), "marketer": 405, "manager": 405, "other_manager": 405, "admin": 405})
+        for path in ("/api/reports/", "/api/reports/relationship/") for method in ("POST", "PUT", "DELETE")
+    ),
     # Reference data: everyone signed in reads it
     Case("GET", "/api/reason-codes/", everyone(200)),
     Case("GET", "/api/reason-codes/{reason}/", everyone(200)),
@@ -271,6 +288,7 @@ def test_the_matrix_covers_every_operation_of_the_schema(db):
 
 
 def _template(path: str) -> str:
+    path = path.split("?")[0]
     for name in ("lead", "qualified", "accepted", "rejected", "disputed", "reason", "definition", "run", "feedback"):
         path = path.replace("{" + name + "}", "{id}")
     return path

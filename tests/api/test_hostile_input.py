@@ -175,6 +175,29 @@ def test_an_integer_filter_takes_digits_only(api, cast, name, value):
     assert response.status_code == 400 and error(response)["field"] == name
 
 
+def test_every_query_parameter_the_schema_lets_be_empty_is_read_as_left_out(api, cast, qualified, admin):
+    # The schema marks optional query parameters `allowEmptyValue` (handoff/api/schema.py): each operation, as a
+    # caller it answers 200, answers `?name=` as it answers without the parameter; a repeatable one refuses it.
+    schema = APIClient().get("/api/schema/", {"format": "json"}).json()
+    checked = 0
+    for path, operations in schema["paths"].items():
+        operation = operations.get("get")
+        if operation is None or "{" in path:
+            continue
+        callers = [api(who) for who in ("marketer", "manager", "rep")] + [api(admin)]
+        client = next((c for c in callers if c.get(path).status_code == 200), None)
+        assert client is not None, f"GET {path}: no caller gets a 200"
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] != "query":
+                continue
+            status = client.get(path, {parameter["name"]: ""}).status_code
+            expected = 400 if parameter["schema"].get("type") == "array" else 200
+            assert parameter.get("allowEmptyValue", False) == (expected == 200), (path, parameter["name"])
+            assert status == expected, (path, parameter["name"], status)
+            checked += 1
+    assert checked > 40
+
+
 def test_an_empty_filter_value_is_the_filter_left_out_and_the_schema_says_so(api, cast, qualified):
     # `?qualified_before=` (no date-time) was accepted though the schema allowed only a date-time there.
     manager = api("manager")
@@ -254,3 +277,11 @@ def test_every_operation_documents_the_web_servers_414(db):
                 method,
                 path,
             )
+
+
+def test_bulk_reject_ids_may_not_be_empty_and_the_schema_says_so(api, cast, qualified):
+    # The schema admitted `"ids": []` (no minItems) and the API answered 400 "This list may not be empty".
+    schema = APIClient().get("/api/schema/", {"format": "json"}).json()
+    assert schema["components"]["schemas"]["BulkRejectRequest"]["properties"]["ids"]["minItems"] == 1
+    response = api("rep").post("/api/handoffs/bulk-reject/", {"ids": [], "reason": "student"}, format="json")
+    assert response.status_code == 400 and error(response)["field"] == "ids"

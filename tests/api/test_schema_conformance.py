@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from handoff.models import Handoff, LeadDefinition, ReasonCode, SyncRun
 from handoff.services import handoffs as machine
 from handoff.services.feedback import feedback_requests_create
+from handoff.services.reports import report_facts_refresh
 from tests.factories import make_lead
 
 from .openapi import Schema
@@ -151,6 +152,28 @@ def test_every_operation_answers_as_the_schema_says(api, cast, schema, sync_run,
     go(manager, "GET", "/api/sync-runs/{id}/", f"/api/sync-runs/{sync_run.pk}/")
     assert go(rep, "GET", "/api/sync-runs/{id}/", f"/api/sync-runs/{sync_run.pk}/")[1] == 403
     assert go(manager, "GET", "/api/sync-runs/{id}/", "/api/sync-runs/999999/")[1] == 404
+
+    # The manager reports, as JSON and as CSV (from the summary the report job keeps: refreshed here); a bad filter
+    # names its field; marketing sees no rep's own figures; a rep reads only their own (My SLA).
+    report_facts_refresh()
+    report, _ = go(manager, "GET", "/api/reports/", body={"group_by": "week"})
+    assert report["total"]["handoffs"] >= 1 and report["weeks"]
+    table, status = go(manager, "GET", "/api/reports/", body={"format": "csv", "table": "reasons"})
+    assert status == 200 and table.startswith("key,label,count,share_pct,cumulative_pct")
+    assert go(manager, "GET", "/api/reports/", body={"team": "x"})[0]["field"] == "team"
+    assert go(manager, "GET", "/api/reports/", body={"format": "xml"})[0]["field"] == "format"
+    assert go(manager, "GET", "/api/reports/", body={"format": "csv", "end": "2026-02-30"})[0]["field"] == "end"
+    assert go(marketer, "GET", "/api/reports/", body={"group_by": "rep"})[1] == 403
+    assert go(rep, "GET", "/api/reports/")[1] == 403
+    stands, _ = go(marketer, "GET", "/api/reports/relationship/")
+    assert stands["level"] in ("undefined", "defined", "aligned", "integrated")
+    assert go(manager, "GET", "/api/reports/relationship/", body={"format": "csv"})[1] == 200
+    assert go(manager, "GET", "/api/reports/relationship/", body={"team": 999999})[1] == 403
+    assert go(manager, "GET", "/api/reports/relationship/", body={"team": "one"})[0]["field"] == "team"
+    mine, _ = go(rep, "GET", "/api/reports/my-sla/")
+    assert mine["team"] == "EMEA"
+    assert go(rep, "GET", "/api/reports/my-sla/", body={"format": "csv"})[1] == 200
+    assert go(manager, "GET", "/api/reports/my-sla/")[1] == 403
 
     # Tokens, and every operation refused without valid credentials.
     cast.rep.set_password("s3cret-enough")

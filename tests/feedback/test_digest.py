@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from django.core import mail
 
-from handoff.models import CalendarDay, FeedbackDigest, FeedbackOutcome, FeedbackRequest
+from handoff.models import CalendarDay, FeedbackDigest, FeedbackOutcome, FeedbackRequest, RepProfile
 from handoff.services import handoffs as machine
 from handoff.services.feedback import (
     feedback_digests_create,
@@ -96,6 +96,14 @@ def test_no_digest_on_a_weekend_a_public_holiday_or_a_day_of_leave(cast, three, 
     assert digest_at(clock, "2026-05-26 09:30").made == 0
     assert set(FeedbackRequest.objects.values_list("digests", flat=True)) == {0}  # nothing counted, nothing lost
     assert digest_at(clock, "2026-05-27 09:30").made == 1
+
+
+def test_a_rep_marked_away_gets_no_digest_and_their_requests_wait(cast, three, clock):
+    RepProfile.objects.filter(user=cast.rep).update(is_active=False)
+    assert digest_at(clock, "2026-05-20 09:00").made == 0
+    assert set(FeedbackRequest.objects.values_list("outcome", "digests")) == {("pending", 0)}
+    RepProfile.objects.filter(user=cast.rep).update(is_active=True)
+    assert digest_at(clock, "2026-05-21 09:00").listed == 3
 
 
 def test_a_digest_the_worker_missed_in_the_morning_waits_for_the_next_working_day(cast, three, clock):

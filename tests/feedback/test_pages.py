@@ -64,8 +64,10 @@ def test_a_problem_is_shown_next_to_its_field_and_nothing_is_saved(cast, two, br
     assert not LeadFeedback.objects.exists()
 
 
-def test_another_reps_question_cannot_be_answered_from_the_page(cast, two, browser):
-    response = browser("rep").post(reverse("feedback_to_give"), {"request": two[2].pk, f"r{two[2].pk}-rating": "1"})
+@pytest.mark.parametrize("which", ["theirs", "", "x1", "99999999"])
+def test_a_question_not_the_reps_cannot_be_answered_from_the_page(cast, two, browser, which):
+    asked = two[2].pk if which == "theirs" else which
+    response = browser("rep").post(reverse("feedback_to_give"), {"request": asked, f"r{asked}-rating": "1"})
     assert response.status_code == 404
     assert not LeadFeedback.objects.exists()
 

@@ -4,27 +4,35 @@ Leads handed over (qualified) in two weeks of March 2026, under definition v1 an
 
 | lead | week  | def | source  | segment  | what happened           | feedback                                  |
 |------|-------|-----|---------|----------|-------------------------|-------------------------------------------|
-| A    | Mar 2 | v1  | Web     | hot      | converted               | 5, great fit                              |
+| A    | Mar 2 | v1  | Web     | hot      | converted               | 3, changed the next day to 5, great fit   |
 | B    | Mar 2 | v1  | Web     | standard | rejected: student       | 1, competitor mentioned                   |
-| C    | Mar 2 | v1  | Webinar | standard | converted               | none yet (pending)                        |
+| C    | Mar 2 | v1  | Webinar | standard | converted (on Mar 19)   | none yet (pending)                        |
 | D    | Mar 9 | v2  | Web     | standard | converted               | 2, no budget + pricing objection          |
 | E    | Mar 9 | v2  | Webinar | standard | rejected: duplicate     | 2                                         |
-| F    | Mar 9 | v2  | Webinar | standard | converted               | expired (not given)                       |
+| F    | Mar 9 | v2  | Webinar | standard | converted               | expired after two digests (not given)     |
 | G    | Mar 9 | v2  | Web     | standard | rejected, then deleted  | withdrawn: not counted at all             |
 | H    | Feb 23| v1  | Web     | standard | converted               | 4: outside the period                     |
 """
 from __future__ import annotations
 
 from datetime import date
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
-from handoff.models import FeedbackOutcome, FeedbackRequest
+from handoff.models import FeedbackOutcome, FeedbackReasonTally, FeedbackRequest, FeedbackTally, SlaPolicy
 from handoff.selectors.quality import QualityFilter, lead_quality, quality_requests
 from handoff.services import handoffs as machine
 from handoff.services.actors import Actor
 from handoff.services.definitions import definition_activate, definition_create
-from handoff.services.feedback import feedback_requests_create, lead_feedback_give
+from handoff.services.feedback import (
+    feedback_digests_create,
+    feedback_requests_create,
+    feedback_tallies_rebuild,
+    lead_feedback_give,
+)
 from tests.factories import make_lead
 
 from .conftest import local, person
@@ -42,9 +50,11 @@ def data(cast, clock):
             lead=make_lead(owner=cast.rep, first_name=name, lead_source=source, score=score),
             actor=cast.actor("marketer"),
         )
+        if outcome in ("converted", "accepted"):
+            handoff = machine.handoff_accept(handoff=handoff, actor=rep)
         if outcome == "converted":
-            machine.handoff_convert(handoff=machine.handoff_accept(handoff=handoff, actor=rep), actor=rep)
-        else:
+            machine.handoff_convert(handoff=handoff, actor=rep)
+        elif outcome != "accepted":
             machine.handoff_reject(handoff=handoff, actor=rep, reason=outcome)
         return handoff
 
@@ -52,7 +62,7 @@ def data(cast, clock):
     handoffs |= {
         "A": lead("A", "2026-03-02 10:00", "Web", "converted", score=85),
         "B": lead("B", "2026-03-02 10:05", "Web", "student"),
-        "C": lead("C", "2026-03-02 10:10", "Webinar", "converted"),
+        "C": lead("C", "2026-03-02 10:10", "Webinar", "accepted"),  # converts later, after F expired
     }
     definition_activate(definition=definition_create(name="Stricter", conditions=[{"field": "score", "op": ">=",
                                                                                   "value": 65}]))
@@ -62,19 +72,30 @@ def data(cast, clock):
         "F": lead("F", "2026-03-09 10:10", "Webinar", "converted"),
         "G": lead("G", "2026-03-09 10:15", "Web", "duplicate"),
     }
+    SlaPolicy.objects.update(feedback_after_accept_days=None)  # C is asked when it converts, not before
     clock(local("2026-03-16 12:00", "UTC"))
-    assert feedback_requests_create().created == 8
-    asked = {name: FeedbackRequest.objects.get(handoff=h) for name, h in handoffs.items()}
+    assert feedback_requests_create().created == 7
+    asked = {name: FeedbackRequest.objects.get(handoff=h) for name, h in handoffs.items() if name != "C"}
     for name, rating, reasons in [
-        ("A", 5, ["great_fit"]),
+        ("A", 3, []),
         ("B", 1, ["competitor_mentioned"]),
         ("D", 2, ["no_budget", "pricing_objection"]),
         ("E", 2, []),
         ("H", 4, []),
     ]:
         lead_feedback_give(request=asked[name], actor=rep, rating=rating, reasons=reasons)
-    FeedbackRequest.objects.filter(pk=asked["F"].pk).update(outcome=FeedbackOutcome.EXPIRED)
-    machine.handoffs_close(handoffs=[handoffs["G"]], actor=Actor.sync())
+    clock(local("2026-03-17 12:00", "UTC"))
+    lead_feedback_give(request=asked["A"], actor=rep, rating=5, reasons=["great_fit"])  # changed her mind
+    machine.handoffs_close(handoffs=[handoffs["G"]], actor=Actor.sync())  # G's lead deleted: withdrawn
+    # F is in the digests of Tuesday and Wednesday, and expires on Thursday: not given.
+    for day in ("2026-03-17", "2026-03-18", "2026-03-19"):
+        clock(local(f"{day} 09:00", "UTC"))
+        feedback_digests_create()
+    clock(local("2026-03-19 10:00", "UTC"))
+    machine.handoff_convert(handoff=handoffs["C"], actor=rep)
+    assert feedback_requests_create().created == 1
+    asked["C"] = FeedbackRequest.objects.get(handoff=handoffs["C"])
+    assert FeedbackRequest.objects.get(pk=asked["F"].pk).outcome == FeedbackOutcome.EXPIRED
     return asked
 
 
@@ -183,3 +204,29 @@ def test_only_marketing_reads_the_lead_quality_pages(cast, browser, who):
 def test_a_period_that_ends_before_it_starts_is_refused(cast, browser):
     response = browser("marketer").get(reverse("lead_quality"), {"start": "2026-03-31", "end": "2026-03-01"})
     assert response.status_code == 400 and "The period starts after it ends." in response.text
+
+
+def _tallies():
+    return (
+        sorted(FeedbackTally.objects.values_list("day", "lead_source", "segment", "definition_id",
+                                                 *FeedbackTally.COUNTS)),
+        sorted(FeedbackReasonTally.objects.filter(given__gt=0).values_list(
+            "day", "lead_source", "segment", "definition_id", "reason_id", "given")),
+    )
+
+
+def test_the_tallies_kept_along_the_way_equal_a_recount_from_the_requests(data):
+    kept = _tallies()
+    assert kept[0] and kept[1]
+    feedback_tallies_rebuild()
+    assert _tallies() == kept
+
+
+def test_the_rebuild_command_recounts_what_was_lost(data):
+    kept = _tallies()
+    FeedbackTally.objects.all().delete()
+    FeedbackReasonTally.objects.update(given=0)
+    out = StringIO()
+    call_command("rebuild_feedback_tallies", stdout=out)
+    assert "Recounted" in out.getvalue()
+    assert _tallies() == kept

@@ -172,16 +172,19 @@ def test_the_first_look_reaches_back_only_the_look_back_window(cast, clock, ask,
     assert not FeedbackRequest.objects.filter(handoff__in=[long_ago, recent]).exists()
 
 
-def test_a_re_run_reads_no_handoff_when_nothing_is_new(cast, clock, ask):
+def test_a_re_run_the_same_day_reads_no_handoff(cast, clock, ask):
     rejected(cast)
     accepted(cast)
     clock(local("2026-03-16 12:00", "UTC"))
     assert ask() == 2
+    clock(local("2026-03-16 12:15", "UTC"))
     with CaptureQueriesContext(connection) as queries:
         assert ask() == 0
-    touched = " ".join(q["sql"] for q in queries.captured_queries)
-    assert '"handoff_handoff"' not in touched  # neither a scan nor an insert: only the job's own bookkeeping
-    assert len(queries.captured_queries) <= 16
+    # The policies' points, an empty queue, the calendars and the scan rows: no handoff is read.
+    assert len(queries.captured_queries) == 4
+    assert not any('"handoff_handoff"' in q["sql"] for q in queries.captured_queries)
+    clock(local("2026-03-17 00:00", "UTC"))  # a new day: the cut-off moves, nothing new was accepted
+    assert ask() == 0
 
 
 def test_the_lead_deleted_in_the_crm_withdraws_its_question_and_asks_nothing_new(cast, clock, ask):

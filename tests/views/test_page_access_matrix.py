@@ -10,8 +10,9 @@ What a visitor gets, in words:
   login                         a redirect to the sign-in page, coming back here after;
   done                          a redirect back after the change, with a success message, and the change written;
   refused                       a redirect back with a message saying why, and nothing written;
-  a path                        a redirect there (the landing page of each role).
-Nothing but "done" writes a row of the app's data (sessions aside: signing out ends one).
+  a path                        a redirect there (the landing page of each role);
+  … and wrote                   that, with rows written (only the one-click feedback link saves and answers 200).
+Nothing else writes a row of the app's data (sessions aside: signing out ends one).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from handoff.models import Role
+from handoff.models import FeedbackRequest, Role
 from handoff.services import handoffs as machine
+from handoff.services.feedback import feedback_link_token, feedback_requests_create
 from tests.factories import make_lead, make_user
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +54,7 @@ def the_rep_s(**got: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class Case:
     method: str
-    path: str  # {lead} {qualified} {accepted} {rejected} {disputed} are filled in
+    path: str  # {lead} {qualified} {accepted} {rejected} {disputed} {feedback} {link} are filled in
     expected: dict[str, str]
     data: dict = field(default_factory=dict)
 
@@ -60,6 +62,8 @@ class Case:
     def name(self) -> str:
         return f"{self.method} {self.path}"
 
+
+RATING = {"r{feedback}-rating": 2, "r{feedback}-reasons": ["pricing_objection"], "r{feedback}-revision": 0}
 
 # The handoff actions: allowed -> done, visible but not allowed -> refused (a message), not visible -> 404.
 WORKS_IT = {"rep": "done", "manager": "done", "marketer": "refused", "admin": "refused"}
@@ -112,6 +116,30 @@ CASES = [
         for method in ("GET", "POST")
     ),
     Case("POST", "/handoffs/{qualified}/fly/", {**dict.fromkeys(PEOPLE, "404"), **SIGNED_OUT}),
+    # Sales feedback: the rep was asked about the lead they rejected. Their list and its one-click form are theirs;
+    # the request's page is for whoever may read it (the rep, their manager, marketing, admins), and only the rep
+    # may answer there (the others get the refusal, 403). The digest's link needs no sign-in: its signed token
+    # names the rep, so anyone holding it (the rep, or nobody signed in) may save that rating; another person
+    # signed in is told it is someone else's (403).
+    Case("GET", "/feedback/", only("rep", "other_rep")),
+    Case("POST", "/feedback/", {**only("rep", ok="done"), "other_rep": "404"}, {"request": "{feedback}", **RATING}),
+    Case("GET", "/feedback/{feedback}/", the_rep_s(rep="200", manager="200", marketer="200", admin="200")),
+    Case("POST", "/feedback/{feedback}/", the_rep_s(rep="done", manager="403", marketer="403", admin="403"), RATING),
+    Case("GET", "/feedback/rate/{link}/", {**dict.fromkeys(PEOPLE, "403"), "rep": "200", "anonymous": "200",
+                                           "inactive": "200"}),
+    Case("POST", "/feedback/rate/{link}/", {**dict.fromkeys(PEOPLE, "403"), "rep": "200 and wrote",
+                                            "anonymous": "200 and wrote", "inactive": "200 and wrote"},
+         {"r{feedback}-reasons": ["pricing_objection"]}),
+    # Marketing's lead quality report and the feedback behind it
+    Case("GET", "/quality/", only("marketer")),
+    Case("GET", "/quality/feedback/", only("marketer")),
+    # The manager reports: managers (their teams), marketing (every team, in aggregate) and admins; not reps (their
+    # own figures are the "My SLA" card of their list), and never a write, the CSV downloads included.
+    *(
+        Case("GET", path, {**only("marketer", "manager", "other_manager", "admin")})
+        for path in ("/reports/", "/reports/?format=csv&table=sales", "/reports/relationship/",
+                     "/reports/relationship/?format=csv")
+    ),
     # Outside handoff.urls: the admin (staff only) and the health check (anyone, for the probes)
     Case("GET", "/admin/", {**dict.fromkeys(WHO, "/admin/login/?next=/admin/"), "admin": "200"}),
     Case("GET", "/healthz", dict.fromkeys(WHO, "200")),
@@ -130,12 +158,16 @@ def world(cast, qualified):
         actor=cast.actor("marketer"),
         reason="meets_definition",
     )
+    feedback_requests_create()
+    asked = FeedbackRequest.objects.get(handoff=rejected, rater=cast.rep)
     return {
         "lead": make_lead(owner=cast.rep).pk,
         "qualified": qualified.pk,
         "accepted": accepted.pk,
         "rejected": rejected.pk,
         "disputed": disputed.pk,
+        "feedback": asked.pk,
+        "link": feedback_link_token(request_id=asked.pk, rater_id=cast.rep.pk, rating=2, revision=0),
     }
 
 
@@ -174,23 +206,24 @@ def _fill(value, ids: dict[str, int]):
     if isinstance(value, list):
         return [_fill(item, ids) for item in value]
     if isinstance(value, dict):
-        return {key: _fill(item, ids) for key, item in value.items()}
+        return {key.format(**ids): _fill(item, ids) for key, item in value.items()}
     return value
 
 
 def what_happened(response, wrote_rows: bool, path: str) -> str:
     status = response.status_code
+    wrote_too = " and wrote" if wrote_rows else ""
     if status != 302:
-        return str(status) + (" (and wrote)" if wrote_rows else "")
+        return f"{status}{wrote_too}"
     target = response["Location"]
     if target.startswith("/login/?next="):
-        return "login" + (" (and wrote)" if wrote_rows else "")
+        return f"login{wrote_too}"
     levels = {message.level for message in messages.get_messages(response.wsgi_request)}
     if wrote_rows and levels == {messages.SUCCESS}:
         return "done"
     if not wrote_rows and messages.ERROR in levels:
         return "refused"
-    return target + (" (and wrote)" if wrote_rows else "")
+    return f"{target}{wrote_too}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])

@@ -14,7 +14,7 @@ from django.db.models import Exists, F, OuterRef
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
-from handoff.models import Milestone, MilestoneKind, SlaPolicy, WriteBack
+from handoff.models import Handoff, Milestone, MilestoneKind, SlaPolicy, WriteBack
 from handoff.models.handoffs import OPEN_STATES
 from handoff.models.sla import RUNNING, PausedBy
 
@@ -41,7 +41,10 @@ def milestones_follow_crm_status(*, lead_ids: Sequence[int], at: datetime | None
             .values_list("handoff_id", flat=True)
             .distinct()
         )
-        paused += milestones_pause(handoff_ids=list(to_pause), at=at, by=PausedBy.STATUS)
+        ids = list(to_pause)
+        if ids:
+            paused += milestones_pause(handoff_ids=ids, at=at, by=PausedBy.STATUS)
+            _changed(ids)
     to_resume = (
         Milestone.objects.filter(
             paused_by=PausedBy.STATUS, met_at__isnull=True, stopped_at__isnull=True, handoff__lead_id__any=lead_ids
@@ -52,7 +55,14 @@ def milestones_follow_crm_status(*, lead_ids: Sequence[int], at: datetime | None
     resume_ids = {h for h, policy_id, status in to_resume if status not in policies.get(policy_id, ())}
     if resume_ids:
         resumed = milestones_resume(handoff_ids=resume_ids, at=at, by=PausedBy.STATUS)
+        _changed(resume_ids)
     return paused, resumed
+
+
+def _changed(handoff_ids) -> None:
+    """Clocks the CRM moved change their handoff's figures: its `updated_at` tells the report summary's refresh
+    (handoff/services/reports.py), as every transition's does."""
+    Handoff.objects.filter(pk__any=list(handoff_ids)).update(updated_at=timezone.now())
 
 
 def crm_statuses_moving_milestones() -> frozenset[str]:
@@ -103,4 +113,6 @@ def milestones_first_touch_by_crm_status(*, lead_ids: Sequence[int], at: datetim
             .annotate(touched_at=F("handoff__lead__crm_modified_at"))
         )
         met += _meet(clocks, {m.handoff_id: min(m.touched_at or at, at) for m in clocks})
+        if clocks:
+            _changed({m.handoff_id for m in clocks})
     return met

@@ -15,7 +15,7 @@ from django.db.models import F, Max
 from handoff import businesstime
 from handoff.db import bulk_set, insert_rows
 from handoff.exceptions import WrongState
-from handoff.models import Handoff, HandoffEvent, Milestone, MilestoneKind
+from handoff.models import Handoff, HandoffEvent, Milestone, MilestoneKind, Touch
 from handoff.models.sla import RUNNING, PausedBy
 from handoff.segments import parse_segments, segment_for
 from handoff.selectors.calendars import calendars_load, owner_calendar_ids
@@ -180,9 +180,58 @@ def milestones_resume(*, handoff_ids: Iterable[int], at: datetime, by: str | Non
     return len(clocks)
 
 
+def _connected(at_by_handoff: dict[int, datetime]) -> int:
+    """Record a connected touch on the first-touch clock of each handoff's latest round, when it is the first.
+
+    The business time to it is read off the round's clocks as they stand when it is logged: an open one has been
+    moved by every pause (taken = window - time left), and once all are met nothing can pause them (taken = the
+    last one met + the time since). So paused time is excluded without a history of pauses.
+    """
+    clocks = list(Milestone.objects.filter(handoff_id__any=list(at_by_handoff), kind__in=[K.FIRST_TOUCH, K.FOLLOW_UP]))
+    latest: dict[int, int] = {}
+    for m in clocks:
+        latest[m.handoff_id] = max(latest.get(m.handoff_id, 0), m.round)
+    rounds: dict[int, list[Milestone]] = {}
+    for m in clocks:
+        if m.round == latest[m.handoff_id]:
+            rounds.setdefault(m.handoff_id, []).append(m)
+    cals = calendars_load({m.calendar_id for m in clocks})
+    changed = []
+    for handoff_id, at in at_by_handoff.items():
+        mine = rounds.get(handoff_id, [])
+        first = next((m for m in mine if m.kind == K.FIRST_TOUCH), None)
+        if first is None or (first.connected_at is not None and first.connected_at <= at):
+            continue
+        # Breached clocks no longer pause with the others: an unbreached open clock tells the paused time best.
+        open_ = sorted(
+            (m for m in mine if m.met_at is None and m.stopped_at is None), key=lambda m: m.breached_at is not None
+        )
+        if open_:
+            m = open_[0]
+            if m.paused_at is not None:
+                left = m.remaining_seconds or 0
+            else:
+                left = _secs(businesstime.between(at, m.due_at, cals[m.calendar_id]))
+            taken = m.window_seconds - left
+        else:
+            met = [m for m in mine if m.met_at is not None]
+            if not met:
+                continue
+            m = max(met, key=lambda m: m.met_at)
+            taken = (m.business_seconds_taken or 0) + _secs(businesstime.between(m.met_at, at, cals[m.calendar_id]))
+        first.connected_at, first.business_seconds_to_connect = at, max(taken, 0)
+        changed.append(first)
+    bulk_set(changed, ["connected_at", "business_seconds_to_connect"])
+    return len(changed)
+
+
 def _touched(handoffs: list[Handoff], events: list[HandoffEvent]) -> None:
     at = {e.handoff_id: e.at for e in events}
     ids = list(at)
+    # Before the first-touch clock is met by this very touch, so a first touch that connects reads the same time.
+    connected = {e.handoff_id: e.at for e in events if e.data.get("outcome") == Touch.Outcome.CONNECTED}
+    if connected:
+        _connected(connected)
     milestones_meet(handoff_ids=ids, kind=K.FIRST_TOUCH, at=at)
     # Every logged touch is an attempt; the follow-up clock is met by the attempt that reaches the agreed count.
     _open_milestones(ids, [K.FOLLOW_UP]).update(attempts=F("attempts") + 1)

@@ -1,0 +1,138 @@
+"""What the manager reports read: a summary of every handoff round and dispute, kept current by the report job, and
+the weekly summary mail's outbox.
+
+The summary is derived: `report_facts_refresh` (handoff/services/reports.py) rewrites the rows of every handoff
+that changed since its last run, from the handoffs, their SLA milestones, leads and events, so a report over a
+million handoffs reads one narrow table instead of joining four wide ones. It can always be rebuilt from them.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from .handoffs import Handoff, HandoffEvent
+from .leads import LeadDefinition, ReasonCode
+from .outbox import Outbox, OutboxStatus
+from .sla import SlaPolicy
+
+
+class ClockStatus(models.IntegerChoices):
+    """Where one SLA milestone stood when the summary was refreshed."""
+
+    NONE = 0, "No clock"
+    MET = 1, "Met in time"
+    MISSED = 2, "Missed (breached, met late, or ended after its due time)"
+    RUNNING = 3, "Running: missed once its due time passes, not due before"
+    PAUSED = 4, "Paused: not due"
+    STOPPED = 5, "Ended before it was due: not due"
+
+
+CLOCKS = ("accept", "first_touch", "follow_up")  # the MilestoneKind values, in the reports' order
+
+
+class ReportFact(models.Model):
+    """One round of one handoff's clocks (round 2 and up after a dispute overturned a rejection), with the handoff's
+    group keys on every round and its outcome on round 1 only, so counting round-1 rows counts handoffs once."""
+
+    # The refresh writes these from rows that hold checked references; handoffs are never deleted.
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="report_facts", db_index=False)
+    round = models.PositiveSmallIntegerField()
+    # Group keys: when the lead was qualified (the period, the weeks), who owns it now, where it came from, the
+    # SLA segment and policy of its first clocks, the lead definition it was judged by.
+    qualified_at = models.DateTimeField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    lead_source = models.CharField(max_length=255, blank=True)
+    segment = models.CharField(max_length=40, blank=True)
+    definition = models.ForeignKey(
+        LeadDefinition, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    policy = models.ForeignKey(
+        SlaPolicy, null=True, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    # The handoff's outcome (round 1; false and empty on later rounds).
+    sequence = models.PositiveIntegerField(help_text="1 for a lead's first qualification, 2 after one recycle, …")
+    accepted = models.BooleanField(default=False)
+    rejected = models.BooleanField(default=False, help_text="A rejection that stands (not overturned).")
+    converted = models.BooleanField(default=False)
+    recycled = models.BooleanField(default=False)
+    reject_reason = models.ForeignKey(
+        ReasonCode, null=True, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    # This round's clocks: where each stood, its due time while running, the business time it took when met.
+    accept_status = models.PositiveSmallIntegerField(choices=ClockStatus.choices, default=ClockStatus.NONE)
+    accept_due_at = models.DateTimeField(null=True)
+    accept_seconds = models.IntegerField(null=True, help_text="Business seconds to accept or reject.")
+    first_touch_status = models.PositiveSmallIntegerField(choices=ClockStatus.choices, default=ClockStatus.NONE)
+    first_touch_due_at = models.DateTimeField(null=True)
+    first_touch_seconds = models.IntegerField(null=True)
+    follow_up_status = models.PositiveSmallIntegerField(choices=ClockStatus.choices, default=ClockStatus.NONE)
+    follow_up_due_at = models.DateTimeField(null=True)
+    follow_up_seconds = models.IntegerField(null=True)
+    connect_seconds = models.IntegerField(null=True, help_text="Business seconds to the first connected touch.")
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["handoff", "round"], name="one_report_fact_per_round")]
+        indexes = [
+            # A period of every group, and one rep's periods.
+            models.Index(fields=["qualified_at"], name="report_fact_period_idx"),
+            models.Index(fields=["owner", "qualified_at"], name="report_fact_owner_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"handoff {self.handoff_id} round {self.round}"
+
+
+class ReportDispute(models.Model):
+    """One dispute of a rejection and its decision, with the business time the decision took (in the owner's
+    calendar); read with the group keys of its handoff's round-1 fact."""
+
+    event = models.OneToOneField(
+        HandoffEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+",
+        help_text="The dispute's event.",
+    )
+    fact = models.ForeignKey(ReportFact, on_delete=models.CASCADE, related_name="disputes")
+    disputed_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True)
+    decision = models.CharField(max_length=8, blank=True, help_text="uphold or overturn; empty while undecided.")
+    business_seconds = models.IntegerField(null=True, help_text="From the dispute to the decision.")
+
+    def __str__(self) -> str:
+        return f"dispute {self.event_id}: {self.decision or 'undecided'}"
+
+
+class ReportRefresh(models.Model):
+    """How far the summary has been kept: one row, locked by the refresh that runs."""
+
+    refreshed_at = models.DateTimeField(null=True, help_text="Handoffs changed before this are in the summary.")
+    rebuilt_at = models.DateTimeField(null=True, help_text="The last refresh of every handoff.")
+    rows = models.PositiveIntegerField(default=0, help_text="Rounds written by the last refresh.")
+
+    def __str__(self) -> str:
+        return f"report summary as of {self.refreshed_at}"
+
+
+class WeeklySummary(Outbox):
+    """One manager's Monday mail about one week: written from their 08:00, sent after commit, never twice."""
+
+    manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    week = models.DateField(help_text="The Monday of the week it reports (a date of TIME_ZONE).")
+    figures = models.JSONField(default=dict, help_text="The figures as they were when it was written.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "weekly summaries"
+        constraints = [models.UniqueConstraint(fields=["manager", "week"], name="one_weekly_summary_per_week")]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                name="weekly_summary_due_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Weekly summary of user {self.manager_id} for the week of {self.week}"

@@ -1,0 +1,91 @@
+"""The manager reports' one query layer, behind the pages, the API and the CSV downloads.
+
+- `scope`: who may see which figures, the filters, periods and groups;
+- `figures`: the figures of both sides of the agreement per group, per week and in total;
+- `percentiles`: percentiles in the database (PostgreSQL's percentile_cont, window functions elsewhere);
+- `tables`: the tables the pages show and the CSV files hold;
+- `relationship`: where the relationship stands on the HBR scale;
+- `personal`: a rep's "My SLA" card and a manager's weekly mail figures.
+"""
+
+from .figures import (
+    CLOCK_LABELS,
+    ROW_FIELDS,
+    TIMES,
+    Figures,
+    Reason,
+    Report,
+    Target,
+    TargetWeek,
+    report,
+    report_total,
+    summary_as_of,
+    terms_policy,
+)
+from .percentiles import PercentileCont, percentiles
+from .personal import HEADLINES, MySla, my_sla, weekly_figures
+from .relationship import LEVEL_TEXT, LEVELS, THRESHOLDS, Criterion, Relationship, relationship, threshold
+from .scope import (
+    DEFAULT_PRESET,
+    GROUPS,
+    MAX_DAYS,
+    PRESETS,
+    ReportDenied,
+    ReportQuery,
+    ReportScope,
+    check_query,
+    preset_period,
+    report_scope,
+    report_today,
+    visible_teams,
+    week_of,
+)
+from .tables import Column, Table, cell, my_sla_table, relationship_table, report_tables, table_csv
+
+__all__ = [
+    "CLOCK_LABELS",
+    "DEFAULT_PRESET",
+    "GROUPS",
+    "HEADLINES",
+    "LEVELS",
+    "LEVEL_TEXT",
+    "MAX_DAYS",
+    "PRESETS",
+    "ROW_FIELDS",
+    "THRESHOLDS",
+    "TIMES",
+    "Column",
+    "Criterion",
+    "Figures",
+    "MySla",
+    "PercentileCont",
+    "Reason",
+    "Relationship",
+    "Report",
+    "ReportDenied",
+    "ReportQuery",
+    "ReportScope",
+    "Table",
+    "Target",
+    "TargetWeek",
+    "cell",
+    "check_query",
+    "my_sla",
+    "my_sla_table",
+    "percentiles",
+    "preset_period",
+    "relationship",
+    "relationship_table",
+    "report",
+    "report_scope",
+    "report_tables",
+    "report_today",
+    "report_total",
+    "summary_as_of",
+    "table_csv",
+    "terms_policy",
+    "threshold",
+    "visible_teams",
+    "week_of",
+    "weekly_figures",
+]
