@@ -147,14 +147,25 @@ def insert_from_select(model: type[models.Model], queryset: models.QuerySet, col
         rows = cursor.fetchall()
     if not fields:
         return [() for _ in rows]
-    readers = [_reader(f) for f in fields]
-    return [tuple(read(value) for read, value in zip(readers, row, strict=True)) for row in rows]
+    readers = [(i, _reader(f)) for i, f in enumerate(fields)]
+    readers = [(i, read) for i, read in readers if read is not None]
+    if not readers:  # PostgreSQL: the driver already gives Python values
+        return [tuple(row) for row in rows]
+    converted = []
+    for row in rows:
+        row = list(row)
+        for i, read in readers:
+            row[i] = read(row[i])
+        converted.append(tuple(row))
+    return converted
 
 
 def _reader(field: Field):
-    """A raw column value as the ORM gives it (SQLite, for one, returns a datetime as text)."""
+    """How to read a raw column value as the ORM gives it (SQLite returns a datetime as text); None: as it is."""
     column = field.get_col(field.model._meta.db_table)
     converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+    if not converters:
+        return None
 
     def read(value):
         for converter in converters:

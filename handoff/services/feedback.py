@@ -76,7 +76,7 @@ from handoff.selectors.feedback import (
     last_reject_reasons,
     policy_feedback_points,
 )
-from handoff.selectors.quality import report_day, report_zone
+from handoff.selectors.quality import report_zone
 
 from .actors import Actor
 from .handoffs import on_transition
@@ -179,10 +179,11 @@ def _conclude(pending, outcome: str, at: datetime) -> int:
             return 0
         FeedbackRequest.objects.filter(pk__any=[row[0] for row in rows]).update(outcome=outcome, outcome_at=at)
         counted = outcome != FeedbackOutcome.WITHDRAWN  # a withdrawn request is not counted at all
-        _tally(
-            [(_group(*row[1:5]), {"pending": -1, **({outcome: 1} if counted else {})}) for row in rows],
-            [] if counted else [(_group(*row[1:5]), row[5], -1) for row in rows if row[5] is not None],
-        )
+        groups = _groups(row[1:] for row in rows)
+        # A withdrawn request's reject reason no longer counts either.
+        rejects = [(group, row[5], -1) for group, row in zip(groups, rows, strict=True) if row[5] is not None]
+        _tally([(group, {"pending": -1, **({outcome: 1} if counted else {})}) for group in groups],
+               [] if counted else rejects)
     return len(rows)
 
 
@@ -267,9 +268,10 @@ def _insert_requests(source) -> int:
     added = insert_from_select(
         FeedbackRequest, source, _ALIASES, unique=("handoff", "rater"), returning=_TALLIED
     )
+    groups = _groups(added)
     _tally(
-        [(_group(*row[:4]), {"pending": 1}) for row in added],
-        [(_group(*row[:4]), row[4], 1) for row in added if row[4] is not None],
+        [(group, {"pending": 1}) for group in groups],
+        [(group, row[4], 1) for group, row in zip(groups, added, strict=True) if row[4] is not None],
     )
     return len(added)
 
@@ -540,7 +542,7 @@ def lead_feedback_give(
         chosen = _reasons(reasons, locked, note, kept)
         if feedback is not None and (feedback.rating, {r.pk for r in chosen}, feedback.note) == (rating, kept, note):
             return feedback
-        group = _group(locked.qualified_at, locked.lead_source, locked.segment, locked.definition_id)
+        (group,) = _groups([(locked.qualified_at, locked.lead_source, locked.segment, locked.definition_id)])
         now_given = {r.pk for r in chosen}
         if feedback is None:
             feedback = LeadFeedback.objects.create(
@@ -824,8 +826,12 @@ def feedback_digests_send(*, now: datetime | None = None, limit: int = 200) -> S
 _GROUP = ("day", "lead_source", "segment", "definition")
 
 
-def _group(qualified_at: datetime, lead_source: str, segment: str, definition_id: int) -> tuple:
-    return (report_day(qualified_at), lead_source, segment, definition_id)
+def _groups(rows: Iterable[tuple]) -> list[tuple]:
+    """The tally group of each (qualified_at, lead_source, segment, definition_id, …) row, in the report's days."""
+    zone = report_zone()
+    return [(qualified_at.astimezone(zone).date(), source, segment, definition) for qualified_at, source, segment,
+            definition, *_ in rows]
+
 
 
 def _tally(changes: Iterable[tuple[tuple, dict]], reasons: Iterable[tuple[tuple, int, int]] = ()) -> None:
