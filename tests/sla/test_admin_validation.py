@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from handoff.models import BusinessCalendar, CalendarDay, SlaNotification, SlaPolicy
 from handoff.models.sla import NotificationKind
-from handoff.services.sla import sla_scan
+from handoff.services.sla import sla_policy_save, sla_scan
 
 from .conftest import NINE_TO_FIVE, utc
 
@@ -89,3 +89,12 @@ def test_the_admin_can_retry_a_failed_notice(root, cast, qualified, policy, utc_
     })
     assert response.status_code == 302
     assert set(SlaNotification.objects.values_list("status", "attempts")) == {("pending", 0)}
+
+
+def test_saving_a_new_active_policy_version_makes_it_the_only_one_in_force(policy):
+    new = SlaPolicy(
+        name="Faster", segments=policy.segments, follow_up_attempts=3, follow_up_minutes=600, is_active=True
+    )
+    saved = sla_policy_save(policy=new)
+    assert saved.version == policy.version + 1
+    assert list(SlaPolicy.objects.filter(is_active=True)) == [saved]

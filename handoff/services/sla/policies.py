@@ -22,13 +22,14 @@ def sla_policy_save(*, policy: SlaPolicy, saved_by=None) -> SlaPolicy:
                 policy.created_by = saved_by
             if not policy.version:
                 policy.version = (SlaPolicy.objects.aggregate(v=Max("version"))["v"] or 0) + 1
+        if policy.is_active:
+            # First, so that the one-active constraint holds when the policy is validated (rolled back with it).
+            SlaPolicy.objects.filter(is_active=True).exclude(pk=policy.pk).update(is_active=False)
         try:
             policy.full_clean()
         except ValidationError as exc:
             field, messages = next(iter(exc.message_dict.items()))
             raise InvalidInput(" ".join(messages), field=None if field == "__all__" else field) from exc
-        if policy.is_active:
-            SlaPolicy.objects.filter(is_active=True).exclude(pk=policy.pk).update(is_active=False)
         try:
             policy.save()
         except ValidationError as exc:  # a term of an applied version changed
