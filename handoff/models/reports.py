@@ -72,6 +72,11 @@ class ReportFact(models.Model):
     follow_up_due_at = models.DateTimeField(null=True)
     follow_up_seconds = models.IntegerField(null=True)
     connect_seconds = models.IntegerField(null=True, help_text="Business seconds to the first connected touch.")
+    # Sales' feedback on the lead (round 1): requests asked (withdrawn ones left out), answered, and their ratings.
+    feedback_asked = models.PositiveSmallIntegerField(default=0)
+    feedback_answered = models.PositiveSmallIntegerField(default=0)
+    rating_sum = models.PositiveIntegerField(default=0)
+    rated = models.PositiveSmallIntegerField(default=0)
     refreshed_at = models.DateTimeField()
 
     class Meta:
@@ -87,18 +92,33 @@ class ReportFact(models.Model):
 
 
 class ReportDispute(models.Model):
-    """One dispute of a rejection and its decision, with the business time the decision took (in the owner's
-    calendar); read with the group keys of its handoff's round-1 fact."""
+    """One dispute of a rejection and its decision, with the business time the decision took (in the calendar whose
+    hours count for the handoff), and its handoff's group keys (as on its round-1 fact)."""
 
     event = models.OneToOneField(
         HandoffEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+",
         help_text="The dispute's event.",
     )
-    fact = models.ForeignKey(ReportFact, on_delete=models.CASCADE, related_name="disputes")
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="report_disputes", db_index=False)
     disputed_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True)
     decision = models.CharField(max_length=8, blank=True, help_text="uphold or overturn; empty while undecided.")
     business_seconds = models.IntegerField(null=True, help_text="From the dispute to the decision.")
+    qualified_at = models.DateTimeField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    lead_source = models.CharField(max_length=255, blank=True)
+    segment = models.CharField(max_length=40, blank=True)
+    definition = models.ForeignKey(
+        LeadDefinition, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    policy = models.ForeignKey(
+        SlaPolicy, null=True, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["qualified_at"], name="report_dispute_period_idx")]
 
     def __str__(self) -> str:
         return f"dispute {self.event_id}: {self.decision or 'undecided'}"
@@ -110,6 +130,9 @@ class ReportRefresh(models.Model):
     refreshed_at = models.DateTimeField(null=True, help_text="Handoffs changed before this are in the summary.")
     rebuilt_at = models.DateTimeField(null=True, help_text="The last refresh of every handoff.")
     rows = models.PositiveIntegerField(default=0, help_text="Rounds written by the last refresh.")
+    revision_mark = models.BigIntegerField(
+        default=0, help_text="Feedback revisions (answers, changes) up to this id have been read."
+    )
 
     def __str__(self) -> str:
         return f"report summary as of {self.refreshed_at}"

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -20,15 +21,20 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from handoff import businesstime
 from handoff.models import (
+    FeedbackOutcome,
+    FeedbackRequest,
     Handoff,
     HandoffEvent,
     Lead,
+    LeadFeedback,
+    LeadFeedbackRevision,
     Milestone,
     ReportDispute,
     ReportFact,
@@ -47,6 +53,7 @@ from .notifications import Message, SendResult, outbox_send
 log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=10)  # changes re-read at each refresh: longer than any transaction that writes them
+REVISION_WINDOW = 100_000  # feedback revisions re-read behind the last one read (people write them one at a time)
 SEND_TASK = "handoff.reports_send_weekly_summaries"
 BATCH = 5000  # handoff ids per query of the disputes' events
 
@@ -68,10 +75,11 @@ def report_facts_refresh(*, full: bool = False, now: datetime | None = None) -> 
     with transaction.atomic():
         state = _refresh_state()
         since = None if full or state.refreshed_at is None else min(state.refreshed_at, now) - OVERLAP
-        rounds = _facts_upsert(since, now)
-        disputes = _disputes_refresh(since)
-        state.refreshed_at = now
-        state.rows = rounds
+        mark = LeadFeedbackRevision.objects.aggregate(mark=Max("pk"))["mark"] or 0
+        ids = None if since is None else _changed(since, state.revision_mark)
+        rounds = _facts_upsert(ids, now) if ids is None or ids else 0
+        disputes = _disputes_refresh(ids) if ids is None or ids else 0
+        state.refreshed_at, state.rows, state.revision_mark = now, rounds, mark
         if since is None:
             state.rebuilt_at = now
         state.save()
@@ -88,6 +96,24 @@ def _refresh_state() -> ReportRefresh:
     return ReportRefresh.objects.select_for_update().get(pk=1)
 
 
+def _changed(since: datetime, revision_mark: int) -> list[int]:
+    """The handoffs whose figures may have changed since `since`: a transition or a clock the CRM moved (its
+    `updated_at`), a feedback request asked (pending, by the partial index of pending requests), a rating given or
+    changed (the append-only revisions after the last read, REVISION_WINDOW ids back for a transaction that
+    committed late). A request withdrawn because its rater left is counted again by the nightly rebuild."""
+    ids = set(Handoff.objects.filter(updated_at__gte=since).values_list("pk", flat=True))
+    ids.update(
+        FeedbackRequest.objects.filter(outcome=FeedbackOutcome.PENDING, asked_at__gte=since).values_list(
+            "handoff_id", flat=True
+        )
+    )
+    ids.update(
+        LeadFeedbackRevision.objects.filter(pk__gt=max(revision_mark - REVISION_WINDOW, 0), at__gte=since)
+        .values_list("feedback__handoff_id", flat=True)
+    )
+    return sorted(ids)
+
+
 def _status(c: str) -> str:
     """Where clock `c` stands (ClockStatus): breached, met, paused, ended (after its due time: missed), running."""
     return (
@@ -101,9 +127,22 @@ def _status(c: str) -> str:
     )
 
 
-def _facts_upsert(since: datetime | None, now: datetime) -> int:
+def _among(column: str, ids: list[int] | None) -> tuple[str, list]:
+    """`column` among these ids, as one parameter: an array on PostgreSQL, a JSON list on SQLite; None: all."""
+    if ids is None:
+        return "1 = 1", []
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [ids]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(ids)]
+
+
+def _facts_upsert(ids: list[int] | None, now: datetime) -> int:
+    """Write the summary rows of these handoffs (None: of every handoff) in one INSERT … SELECT … ON CONFLICT."""
     quote = connection.ops.quote_name
-    h, lead, m, e = (quote(model._meta.db_table) for model in (Handoff, Lead, Milestone, HandoffEvent))
+    h, lead, m, e, fr, lf = (
+        quote(model._meta.db_table)
+        for model in (Handoff, Lead, Milestone, HandoffEvent, FeedbackRequest, LeadFeedback)
+    )
     round_ = "COALESCE(a.round, 1)"
     first = f"{round_} = 1"
     running = "{c}.met_at IS NULL AND {c}.breached_at IS NULL AND {c}.paused_at IS NULL AND {c}.stopped_at IS NULL"
@@ -135,12 +174,20 @@ def _facts_upsert(since: datetime | None, now: datetime) -> int:
         columns[f"{kind}_due_at"] = f"CASE WHEN {running.format(c=alias)} THEN {alias}.due_at END"
         columns[f"{kind}_seconds"] = f"CASE WHEN {alias}.met_at IS NOT NULL THEN {alias}.business_seconds_taken END"
     columns["connect_seconds"] = "t.business_seconds_to_connect"
+    for name, source in (("feedback_asked", "asked"), ("feedback_answered", "answered"), ("rating_sum", "rating_sum"),
+                         ("rated", "rated")):
+        columns[name] = f"CASE WHEN {first} THEN COALESCE(fb.{source}, 0) ELSE 0 END"
     columns["refreshed_at"] = "%s"
-    params: list = [now]
-    where = "1 = 1"
-    if since is not None:
-        where = "h.updated_at >= %s"
-        params.append(since)
+    asked_in, asked_params = _among("r.handoff_id", ids)
+    where, where_params = _among("h.id", ids)
+    feedback = (
+        "SELECT r.handoff_id AS handoff_id, COUNT(*) AS asked, "
+        "SUM(CASE WHEN r.outcome = 'answered' THEN 1 ELSE 0 END) AS answered, "
+        "SUM(CASE WHEN r.outcome = 'answered' THEN q.rating ELSE 0 END) AS rating_sum, "
+        "SUM(CASE WHEN r.outcome = 'answered' AND q.rating IS NOT NULL THEN 1 ELSE 0 END) AS rated "
+        f"FROM {fr} r LEFT JOIN {lf} q ON q.request_id = r.id "
+        f"WHERE r.outcome <> 'withdrawn' AND {asked_in} GROUP BY r.handoff_id"
+    )
     fields = {f.attname: f.column for f in ReportFact._meta.concrete_fields}
     targets = ", ".join(quote(fields[name]) for name in columns)
     updates = ", ".join(
@@ -156,25 +203,29 @@ def _facts_upsert(since: datetime | None, now: datetime) -> int:
         f"LEFT JOIN {m} a1 ON a1.handoff_id = h.id AND a1.kind = 'accept' AND a1.round = 1 "
         f"LEFT JOIN {m} t ON t.handoff_id = h.id AND t.kind = 'first_touch' AND t.round = {round_} "
         f"LEFT JOIN {m} f ON f.handoff_id = h.id AND f.kind = 'follow_up' AND f.round = {round_} "
+        f"LEFT JOIN ({feedback}) fb ON fb.handoff_id = h.id "
         f"WHERE {where} ORDER BY h.id, {round_} "
         f"ON CONFLICT ({quote(fields['handoff_id'])}, {quote(fields['round'])}) DO UPDATE SET {updates}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [now, *asked_params, *where_params])
         return cursor.rowcount
 
 
-def _disputes_refresh(since: datetime | None) -> int:
-    """Each dispute of the changed handoffs with its decision (the first after it) and the business time it took,
-    in the calendar whose hours count for the handoff."""
+def _disputes_refresh(ids: list[int] | None) -> int:
+    """Each dispute of these handoffs (None: of all) with its decision (the first after it), the business time it
+    took in the calendar whose hours count for the handoff, and the group keys of the handoff's round-1 fact."""
     disputes = HandoffEvent.objects.filter(action="dispute")
-    if since is not None:
-        disputes = disputes.filter(handoff__updated_at__gte=since)
+    if ids is not None:
+        disputes = disputes.filter(handoff_id__any=ids)
     found = list(disputes.values_list("pk", "handoff_id", "at").order_by("handoff_id", "at", "pk"))
     written = 0
     for start in range(0, len(found), BATCH):
         written += _disputes_write(found[start : start + BATCH])
     return written
+
+
+_KEYS = ("qualified_at", "owner_id", "lead_source", "segment", "definition_id", "policy_id")
 
 
 def _disputes_write(disputes: list[tuple[int, int, datetime]]) -> int:
@@ -186,32 +237,36 @@ def _disputes_write(disputes: list[tuple[int, int, datetime]]) -> int:
         .order_by("at", "pk")
     ):
         decisions[handoff_id].append((at, (data or {}).get("decision", "")))
-    owners = dict(Handoff.objects.filter(pk__any=ids).values_list("pk", "owner_id"))
-    facts = dict(ReportFact.objects.filter(handoff_id__any=ids, round=1).values_list("handoff_id", "pk"))
-    calendar_of = owner_calendar_ids(set(owners.values()))
+    keys = {
+        row["handoff_id"]: row
+        for row in ReportFact.objects.filter(handoff_id__any=ids, round=1).values("handoff_id", *_KEYS)
+    }
+    calendar_of = owner_calendar_ids({row["owner_id"] for row in keys.values()})
     calendars = calendars_load({c for c in calendar_of.values() if c is not None})
     rows = []
     for event_id, handoff_id, at in disputes:
         resolved_at, decision = next(((r, d) for r, d in decisions[handoff_id] if r >= at), (None, ""))
-        calendar = calendars.get(calendar_of.get(owners[handoff_id]))
+        key = keys[handoff_id]
+        calendar = calendars.get(calendar_of.get(key["owner_id"]))
         seconds = None
         if resolved_at is not None and calendar is not None:
             seconds = round(businesstime.between(at, resolved_at, calendar).total_seconds())
         rows.append(
             ReportDispute(
                 event_id=event_id,
-                fact_id=facts[handoff_id],
+                handoff_id=handoff_id,
                 disputed_at=at,
                 resolved_at=resolved_at,
                 decision=decision,
                 business_seconds=seconds,
+                **{name: key[name] for name in _KEYS},
             )
         )
     ReportDispute.objects.bulk_create(
         rows,
         update_conflicts=True,
         unique_fields=["event"],
-        update_fields=["fact", "disputed_at", "resolved_at", "decision", "business_seconds"],
+        update_fields=["disputed_at", "resolved_at", "decision", "business_seconds", *_KEYS],
         batch_size=1000,
     )
     return len(rows)

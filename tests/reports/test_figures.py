@@ -59,7 +59,7 @@ def test_disputes_raised_upheld_overturned_and_their_median_business_time_to_a_d
             total["disputes_undecided"]) == (2, 1, 1, 0)
     # H5: Mon 10:00 → 14:00 (4 h); H6: Mon 12:00 → Tue 10:00 (5 h + 1 h of business time).
     assert total["dispute_decision_median_h"] == 5.0
-    seconds = dict(ReportDispute.objects.values_list("fact__handoff_id", "business_seconds"))
+    seconds = dict(ReportDispute.objects.values_list("handoff_id", "business_seconds"))
     assert seconds == {week.handoffs["H5"]: 4 * 3600, week.handoffs["H6"]: 6 * 3600}
 
 
@@ -122,3 +122,26 @@ def test_a_week_of_the_period_without_handoffs_is_a_row_of_zeros_in_the_trend(ca
 
     assert [(f.key, f.handoffs) for f in result.weeks] == [("2026-03-02", 0), ("2026-03-09", 9)]
     assert result.weeks[0].row()["accept_attainment_pct"] is None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("group_by", ["rep", "team", "source", "segment", "week"])
+def test_on_postgresql_one_statement_for_every_grouping_gives_the_figures_of_one_query_per_grouping(
+    cast, admin_user, week, group_by
+):
+    from django.db import connection
+
+    from handoff.selectors.reports import figures_by, report_scope
+
+    from .conftest import query
+
+    if connection.vendor != "postgresql":
+        pytest.skip("GROUP BY GROUPING SETS: DATABASE_URL=postgres://…")
+    groupings = [group_by, None] if group_by == "week" else [group_by, "week", None]
+    args = (report_scope(admin_user), query(group_by=group_by), groupings, week.as_of)
+    sets, separate = figures_by(*args, grouping_sets=True), figures_by(*args, grouping_sets=False)
+
+    assert {g: {k: f.row() for k, f in rows.items()} for g, rows in sets.items()} == {
+        g: {k: f.row() for k, f in rows.items()} for g, rows in separate.items()
+    }
+    assert sets[None][None].handoffs == 10

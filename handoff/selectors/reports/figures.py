@@ -1,7 +1,8 @@
 """The figures of the manager reports, both sides of the agreement, per group, per week and in total.
 
-Everything is counted from the report summary (`ReportFact`, `ReportDispute`, kept by the report job) and the
-feedback requests, set-based: one GROUP BY per figure family and grouping, percentiles in the database.
+Everything is counted from the report summary (`ReportFact`, `ReportDispute`, kept by the report job), set-based:
+on PostgreSQL one statement per table for every grouping at once (GROUP BY GROUPING SETS), elsewhere one per grouping;
+percentiles in the database.
 
 How each figure is computed (the README says the same):
 - handoffs: leads handed to sales (qualified) in the period, by the day they were qualified;
@@ -16,22 +17,24 @@ How each figure is computed (the README says the same):
 - median and P90 business time to accept or reject, to the first touch and to the first connected touch: the
   business seconds the SLA clocks stored when met (paused time excluded), never wall-clock;
 - disputes raised, upheld, overturned, still undecided, and the median business time to the decision;
-- feedback asked (withdrawn requests left out), answered, coverage (answered over asked), average rating.
+- feedback asked (withdrawn requests left out), answered, coverage (answered over asked), average rating: the
+  requests about the handoffs counted, with the handoff's group keys.
 """
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Count, F, Func, IntegerField, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from handoff.models import (
     ClockStatus,
-    FeedbackOutcome,
-    FeedbackRequest,
     ReasonCode,
     ReportDispute,
     ReportFact,
@@ -47,8 +50,6 @@ from .scope import (
     ReportQuery,
     ReportScope,
     fact_filter,
-    feedback_filter,
-    feedback_group_expression,
     group_expression,
     group_key,
 )
@@ -273,18 +274,21 @@ def terms_policy(query: ReportQuery) -> SlaPolicy | None:
 def report(*, scope: ReportScope, query: ReportQuery, as_of: datetime | None = None) -> Report:
     """The report for the reader's scope and the query: its groups, total, weekly trend, reasons and targets."""
     as_of = as_of or summary_as_of()
-    facts = ReportFact.objects.filter(fact_filter(scope, query))
     policy = terms_policy(query)
     minimum = policy.min_acceptance_rate if policy is not None else None
-    group_rows = _figures(scope, query, facts, query.group_by, as_of)
-    week_rows = group_rows if query.group_by == "week" else _figures(scope, query, facts, "week", as_of)
-    totals = _figures(scope, query, facts, None, as_of)
-    total = totals.get(None) or Figures("", "All")
+    with tuned():
+        facts = ReportFact.objects.filter(fact_filter(scope, query))
+        groupings = [query.group_by, None] if query.group_by == "week" else [query.group_by, "week", None]
+        found = figures_by(scope, query, groupings, as_of)
+        reasons = _reasons(facts)
+        # The targets are a team's (or every team's) volume: not shown for one rep's own figures.
+        targets = volume_targets(scope, query, policy) if query.rep is None else []
+    total = found[None].get(None) or Figures("", "All")
     total.key, total.label = "", "All"
-    groups = _labelled(query.group_by, group_rows)
+    groups = _labelled(query.group_by, found[query.group_by])
     weeks = []
     for monday in query.weeks:
-        weeks.append(week_rows.get(monday.isoformat()) or Figures(monday.isoformat(), ""))
+        weeks.append(found["week"].get(monday.isoformat()) or Figures(monday.isoformat(), ""))
     _label_weeks(weeks)
     for figures in [total, *groups, *weeks]:
         figures.min_acceptance_rate = minimum
@@ -295,8 +299,8 @@ def report(*, scope: ReportScope, query: ReportQuery, as_of: datetime | None = N
         groups=groups,
         total=total,
         weeks=weeks,
-        reasons=_reasons(facts),
-        targets=volume_targets(scope, query, policy),
+        reasons=reasons,
+        targets=targets,
         policy=policy,
     )
 
@@ -304,12 +308,127 @@ def report(*, scope: ReportScope, query: ReportQuery, as_of: datetime | None = N
 def report_total(*, scope: ReportScope, query: ReportQuery, as_of: datetime | None = None) -> Figures:
     """Only the total of the report (the "My SLA" card, the weekly mail, the relationship page)."""
     as_of = as_of or summary_as_of()
-    facts = ReportFact.objects.filter(fact_filter(scope, query))
-    total = _figures(scope, query, facts, None, as_of).get(None) or Figures("", "All")
+    with tuned():
+        total = figures_by(scope, query, [None], as_of)[None].get(None) or Figures("", "All")
     total.key, total.label = "", "All"
     policy = terms_policy(query)
     total.min_acceptance_rate = policy.min_acceptance_rate if policy is not None else None
     return total
+
+
+@contextmanager
+def tuned():
+    """The report's reads in one transaction; on PostgreSQL with memory to sort in (no sort spilled to disk) and no
+    JIT compilation, which costs a report query more than it saves (SET LOCAL: this transaction only)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+        yield
+
+
+def figures_by(
+    scope: ReportScope, query: ReportQuery, groupings: list[str | None], as_of: datetime | None,
+    *, grouping_sets: bool | None = None,
+) -> dict[str | None, dict[object, Figures]]:
+    """grouping (None: the total) → group key → its Figures.
+
+    PostgreSQL reads each table once for every grouping (GROUP BY GROUPING SETS); elsewhere, or with
+    `grouping_sets=False`, one query per grouping. Both give the same figures (tests run both).
+    """
+    facts = ReportFact.objects.filter(fact_filter(scope, query))
+    if not (connection.vendor == "postgresql" if grouping_sets is None else grouping_sets):
+        return {grouping: _figures(scope, query, facts, grouping, as_of) for grouping in groupings}
+    found: dict[str | None, dict[object, Figures]] = {grouping: {} for grouping in groupings}
+
+    def figures(grouping, value) -> Figures:
+        key = group_key(grouping, value) if grouping else None
+        return found[grouping].setdefault(key, Figures(key or "", ""))
+
+    annotations = _counts(as_of)
+    for key, column, _ in TIMES:
+        annotations[f"{key}_n"] = Count(column)
+        annotations[f"{key}_p50"] = PercentileCont(column, 0.5)
+        annotations[f"{key}_p90"] = PercentileCont(column, 0.9)
+    for grouping, value, row in _grouped(facts, groupings, group_expression, annotations):
+        if grouping is None and not row["handoffs"] and not any(row[f"{k}_n"] for k, _, _ in TIMES):
+            continue
+        target = figures(grouping, value)
+        _fill(target, row)
+        target.times = {key: (row[f"{key}_n"], row[f"{key}_p50"], row[f"{key}_p90"]) for key, _, _ in TIMES}
+    disputes = ReportDispute.objects.filter(fact_filter(scope, query))
+    counted = {**_dispute_counts(), "decided": Count("business_seconds"),
+               "p50": PercentileCont("business_seconds", 0.5)}
+    for grouping, value, row in _grouped(disputes, groupings, group_expression, counted):
+        if row["raised"]:
+            target = figures(grouping, value)
+            target.disputes, target.upheld = row["raised"], row["upheld"]
+            target.overturned, target.undecided = row["overturned"], row["undecided"]
+            target.decision_times = (row["decided"], row["p50"])
+    return found
+
+
+class Grouping(Func):
+    """`GROUPING(a, b, …)`: which grouping set a row of GROUP BY GROUPING SETS belongs to (a bit set for each
+    argument rolled up, the first argument the highest bit)."""
+
+    function = "GROUPING"
+    output_field = IntegerField()
+    contains_aggregate = True  # computed per group: never itself grouped by
+
+
+def _grouped(queryset: QuerySet, groupings: list[str | None], expression_of, aggregates: dict):
+    """(grouping, its value, the row of aggregates) for every group of every grouping, in one statement:
+    GROUP BY GROUPING SETS ((k0), (k1), …, ()) over the queryset, None the grouping of the total."""
+    named = [grouping for grouping in groupings if grouping is not None]
+    keys = [f"k{i}" for i in range(len(named))]
+    if not named:
+        yield None, None, queryset.aggregate(**aggregates)
+        return
+    values = (
+        queryset.annotate(**{key: expression_of(grouping) for key, grouping in zip(keys, named, strict=True)})
+        .values(*keys)
+        .annotate(**aggregates, sets=Grouping(*(F(key) for key in keys)))
+        .order_by()
+    )
+    sql, params = values.query.sql_with_params()
+    head, found, tail = sql.rpartition(" GROUP BY ")
+    if not found or any(clause in tail for clause in (" HAVING ", " ORDER BY ", " LIMIT ")):
+        raise AssertionError(f"Unexpected GROUP BY for grouping sets: {tail}")
+    placeholders = tail.count("%s")
+    params = params[: len(params) - placeholders] if placeholders else params
+    sets = [f"({position})" for position in range(1, len(keys) + 1)] + (["()"] if None in groupings else [])
+    with connection.cursor() as cursor:
+        cursor.execute(f"{head} GROUP BY GROUPING SETS ({', '.join(sets)})", params)
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    every = (1 << len(keys)) - 1
+    for row in rows:
+        mask = row["sets"]
+        if mask == every:
+            yield None, None, row
+            continue
+        position = next(i for i in range(len(keys)) if not mask & (1 << (len(keys) - 1 - i)))
+        yield named[position], row[keys[position]], row
+
+
+def _fill(figures: Figures, row: dict) -> None:
+    for name in ("handoffs", "accepted", "rejected", "converted", "recycled", "feedback_asked", "feedback_answered"):
+        setattr(figures, name, row[name])
+    figures.recycle_counts = {bucket: row[bucket] for bucket in RECYCLE_BUCKETS}
+    figures.met = {clock: row[f"{clock}_met"] for clock in CLOCKS}
+    figures.missed = {clock: row[f"{clock}_missed"] for clock in CLOCKS}
+    figures.rating = row["rating_sum"] / row["rated"] if row["rated"] else None
+
+
+def _dispute_counts() -> dict:
+    return {
+        "raised": Count("pk"),
+        "upheld": Count("pk", filter=Q(decision="uphold")),
+        "overturned": Count("pk", filter=Q(decision="overturn")),
+        "undecided": Count("pk", filter=Q(decision="")),
+    }
 
 
 def _counts(as_of: datetime | None) -> dict:
@@ -324,6 +443,7 @@ def _counts(as_of: datetime | None) -> dict:
         "second": Count("pk", filter=first & Q(sequence=2)),
         "third": Count("pk", filter=first & Q(sequence=3)),
         "fourth_plus": Count("pk", filter=first & Q(sequence__gte=4)),
+        **{name: Coalesce(Sum(name), 0) for name in ("feedback_asked", "feedback_answered", "rating_sum", "rated")},
     }
     for clock in CLOCKS:
         status = f"{clock}_status"
@@ -338,8 +458,8 @@ def _counts(as_of: datetime | None) -> dict:
 def _figures(
     scope: ReportScope, query: ReportQuery, facts: QuerySet, group_by: str | None, as_of: datetime | None
 ) -> dict[object, Figures]:
-    """Figures per group key ("" for no value; None when not grouped): the summary's counts and times, the
-    disputes, the feedback."""
+    """Figures per group key ("" for no value; None when not grouped) of one grouping, a query per table: the
+    summary's counts (and times: in the database's own way), the disputes, the feedback."""
     group = group_expression(group_by) if group_by else None
     annotations = _counts(as_of)
     in_sql = ordered_set_available()
@@ -356,11 +476,7 @@ def _figures(
     for row in rows:
         key = group_key(group_by, row["g"]) if group_by else None
         figures = found[key] = Figures(key or "", "")
-        for name in ("handoffs", "accepted", "rejected", "converted", "recycled"):
-            setattr(figures, name, row[name])
-        figures.recycle_counts = {bucket: row[bucket] for bucket in ("first", "second", "third", "fourth_plus")}
-        figures.met = {clock: row[f"{clock}_met"] for clock in CLOCKS}
-        figures.missed = {clock: row[f"{clock}_missed"] for clock in CLOCKS}
+        _fill(figures, row)
         if in_sql:
             figures.times = {key_: (row[f"{key_}_n"], row[f"{key_}_p50"], row[f"{key_}_p90"]) for key_, _, _ in TIMES}
     if not in_sql:
@@ -369,26 +485,20 @@ def _figures(
                 key = group_key(group_by, value) if group_by else None
                 found.setdefault(key, Figures(key or "", "")).times[name] = (n, median, p90)
     _disputes(scope, query, group_by, found)
-    _feedback(scope, query, group_by, found)
     return found
 
 
 def _disputes(scope: ReportScope, query: ReportQuery, group_by: str | None, found: dict) -> None:
-    disputes = ReportDispute.objects.filter(fact_filter(scope, query, "fact__"))
-    group = group_expression(group_by, "fact__") if group_by else None
-    counts = {
-        "raised": Count("pk"),
-        "upheld": Count("pk", filter=Q(decision="uphold")),
-        "overturned": Count("pk", filter=Q(decision="overturn")),
-        "undecided": Count("pk", filter=Q(decision="")),
-    }
+    disputes = ReportDispute.objects.filter(fact_filter(scope, query))
+    group = group_expression(group_by) if group_by else None
+    counts = _dispute_counts()
     rows = (
         [{"g": None, **disputes.aggregate(**counts)}]
         if group is None
         else disputes.annotate(g=group).values("g").annotate(**counts).order_by()
     )
     for row in rows:
-        if group is not None or row["raised"]:
+        if row["raised"]:
             key = group_key(group_by, row["g"]) if group_by else None
             figures = found.setdefault(key, Figures(key or "", ""))
             figures.disputes, figures.upheld = row["raised"], row["upheld"]
@@ -398,30 +508,6 @@ def _disputes(scope: ReportScope, query: ReportQuery, group_by: str | None, foun
                                              fractions=(0.5,)).items():
         key = group_key(group_by, value) if group_by else None
         found.setdefault(key, Figures(key or "", "")).decision_times = (n, median)
-
-
-def _feedback(scope: ReportScope, query: ReportQuery, group_by: str | None, found: dict) -> None:
-    """Feedback asked, answered and rated, for the same groups (the requests copy the handoff's keys)."""
-    requests = FeedbackRequest.objects.filter(feedback_filter(scope, query)).exclude(
-        outcome=FeedbackOutcome.WITHDRAWN
-    )
-    answered = Q(outcome=FeedbackOutcome.ANSWERED)
-    counts = {
-        "asked": Count("pk"),
-        "answered": Count("pk", filter=answered),
-        "rating": Avg("feedback__rating", filter=answered),
-    }
-    if group_by is None:
-        rows = [{"g": None, **requests.aggregate(**counts)}]
-    else:
-        rows = requests.annotate(g=feedback_group_expression(group_by)).values("g").annotate(**counts).order_by()
-    for row in rows:
-        if group_by is None and not row["asked"]:
-            continue
-        key = group_key(group_by, row["g"]) if group_by else None
-        figures = found.setdefault(key, Figures(key or "", ""))
-        figures.feedback_asked, figures.feedback_answered = row["asked"], row["answered"]
-        figures.rating = float(row["rating"]) if row["rating"] is not None else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -212,40 +212,6 @@ def group_expression(group_by: str, prefix: str = ""):
                        "segment": "segment"}[group_by])
 
 
-# Feedback requests copy what reports group by from the handoff when asked; the rater is the owner then.
-_FEEDBACK_FIELDS = {"rep": "rater_id", "team": "rater__profile__team_id", "source": "lead_source",
-                    "segment": "segment"}
-
-
-def feedback_filter(scope: ReportScope, query: ReportQuery) -> Q:
-    """The same filters on feedback requests: the rater's team and person, the request's copies of the rest."""
-    lo, hi = query.bounds
-    q = Q(qualified_at__gte=lo, qualified_at__lt=hi)
-    if scope.team_ids is not None:
-        q &= Q(rater__profile__team_id__in=sorted(scope.team_ids))
-    if (query.group_by == "rep" or query.rep is not None) and scope.rep_team_ids is not None:
-        q &= Q(rater__profile__team_id__in=sorted(scope.rep_team_ids))
-    if query.team is not None:
-        q &= Q(rater__profile__team_id=query.team)
-    if query.rep is not None:
-        q &= Q(rater_id=query.rep)
-    if query.source is not None:
-        q &= Q(lead_source=query.source)
-    if query.segment is not None:
-        q &= Q(segment=query.segment)
-    if query.definition_version is not None:
-        q &= Q(definition__version=query.definition_version)
-    if query.policy_version is not None:
-        q &= Q(policy__version=query.policy_version)
-    return q
-
-
-def feedback_group_expression(group_by: str):
-    if group_by == "week":
-        return TruncWeek("qualified_at", tzinfo=report_zone())
-    return F(_FEEDBACK_FIELDS[group_by])
-
-
 def group_key(group_by: str, value) -> str:
     """A group's value as text: an id, a source, a segment, a week's Monday (ISO); "" for none."""
     if value is None:
