@@ -180,6 +180,9 @@ class WholeNumber(forms.IntegerField):
         return super().to_python(value)
 
 
+REPORT_YEARS = (2000, 2999)  # the dates a report may start and end at (beyond them: no leads, and no calendar)
+
+
 class ReportFilterForm(forms.Form):
     """The manager reports' filters, for the pages and the API alike (the query string of either)."""
 
@@ -208,6 +211,10 @@ class ReportFilterForm(forms.Form):
         if not period:
             period = "custom" if data.get("start") or data.get("end") else DEFAULT_PRESET
         data["period"] = period
+        for name in ("start", "end"):
+            day = data.get(name)
+            if day is not None and not REPORT_YEARS[0] <= day.year <= REPORT_YEARS[1]:
+                self.add_error(name, f"Give a date from {REPORT_YEARS[0]} to {REPORT_YEARS[1]}.")
         if period == "custom":
             if "start" in self.errors or "end" in self.errors:
                 return data

@@ -28,6 +28,7 @@ from handoff.selectors.reports import (
     GROUPS,
     LEVELS,
     PRESETS,
+    REPORT_TABLES,
     ROW_FIELDS,
     THRESHOLDS,
     Report,
@@ -47,8 +48,6 @@ from handoff.selectors.reports import (
 )
 
 from .serializers import ErrorSerializer
-
-TABLES = ("sales", "outcomes", "marketing", "weeks", "reasons", "targets")
 
 
 class CSVRenderer(BaseRenderer):
@@ -195,7 +194,7 @@ class ReportParamsSerializer(serializers.Serializer):
     definition_version = serializers.IntegerField(required=False, min_value=1)
     policy_version = serializers.IntegerField(required=False, min_value=1)
     format = serializers.ChoiceField(choices=["json", "csv"], required=False, help_text="Default json.")
-    table = serializers.ChoiceField(choices=list(TABLES), required=False,
+    table = serializers.ChoiceField(choices=list(REPORT_TABLES), required=False,
                                     help_text="With format=csv: which of the page's tables (default sales).")
 
 
@@ -286,7 +285,7 @@ class ReportView(FormatByQuery, APIView):
         scope = report_scope(request.user)
         form = ReportFilterForm(
             request.query_params, today=report_today(timezone.now()), default_group=scope.default_group(),
-            tables=TABLES,
+            tables=REPORT_TABLES,
         )
         if not form.is_valid():
             field, message = form.first_error()

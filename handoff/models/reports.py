@@ -31,15 +31,11 @@ class ClockStatus(models.IntegerChoices):
 CLOCKS = ("accept", "first_touch", "follow_up")  # the MilestoneKind values, in the reports' order
 
 
-class ReportFact(models.Model):
-    """One round of one handoff's clocks (round 2 and up after a dispute overturned a rejection), with the handoff's
-    group keys on every round and its outcome on round 1 only, so counting round-1 rows counts handoffs once."""
+class GroupKeys(models.Model):
+    """What the reports filter and group a handoff by: when the lead was qualified (the period, the weeks), who owns
+    it now (their team is read live), where it came from, the SLA segment and policy of its first clocks, the lead
+    definition it was judged by."""
 
-    # The refresh writes these from rows that hold checked references; handoffs are never deleted.
-    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="report_facts", db_index=False)
-    round = models.PositiveSmallIntegerField()
-    # Group keys: when the lead was qualified (the period, the weeks), who owns it now, where it came from, the
-    # SLA segment and policy of its first clocks, the lead definition it was judged by.
     qualified_at = models.DateTimeField()
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
@@ -52,6 +48,18 @@ class ReportFact(models.Model):
     policy = models.ForeignKey(
         SlaPolicy, null=True, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
+
+    class Meta:
+        abstract = True
+
+
+class ReportFact(GroupKeys):
+    """One round of one handoff's clocks (round 2 and up after a dispute overturned a rejection), with the handoff's
+    group keys on every round and its outcome on round 1 only, so counting round-1 rows counts handoffs once."""
+
+    # The refresh writes these from rows that hold checked references; handoffs are never deleted.
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="report_facts", db_index=False)
+    round = models.PositiveSmallIntegerField()
     # The handoff's outcome (round 1; false and empty on later rounds).
     sequence = models.PositiveIntegerField(help_text="1 for a lead's first qualification, 2 after one recycle, …")
     accepted = models.BooleanField(default=False)
@@ -91,7 +99,7 @@ class ReportFact(models.Model):
         return f"handoff {self.handoff_id} round {self.round}"
 
 
-class ReportDispute(models.Model):
+class ReportDispute(GroupKeys):
     """One dispute of a rejection and its decision, with the business time the decision took (in the calendar whose
     hours count for the handoff), and its handoff's group keys (as on its round-1 fact)."""
 
@@ -104,18 +112,6 @@ class ReportDispute(models.Model):
     resolved_at = models.DateTimeField(null=True)
     decision = models.CharField(max_length=8, blank=True, help_text="uphold or overturn; empty while undecided.")
     business_seconds = models.IntegerField(null=True, help_text="From the dispute to the decision.")
-    qualified_at = models.DateTimeField()
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    lead_source = models.CharField(max_length=255, blank=True)
-    segment = models.CharField(max_length=40, blank=True)
-    definition = models.ForeignKey(
-        LeadDefinition, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
-    )
-    policy = models.ForeignKey(
-        SlaPolicy, null=True, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
-    )
 
     class Meta:
         indexes = [models.Index(fields=["qualified_at"], name="report_dispute_period_idx")]

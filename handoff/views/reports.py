@@ -22,6 +22,7 @@ from handoff.selectors.reports import (
     CLOCK_LABELS,
     LEVELS,
     PRESETS,
+    REPORT_TABLES,
     THRESHOLDS,
     Report,
     ReportDenied,
@@ -41,8 +42,6 @@ from handoff.selectors.reports import (
 
 from .common import page
 
-TABLES = ("sales", "outcomes", "marketing", "weeks", "reasons", "targets")
-
 
 def _scope_or_403(request):
     scope = report_scope(request.user)
@@ -61,11 +60,10 @@ def csv_response(table: Table, name: str) -> HttpResponse:
 def reports_page(request):
     scope = _scope_or_403(request)
     today = report_today(timezone.now())
-    form = ReportFilterForm(request.GET, today=today, default_group=scope.default_group(), tables=TABLES)
-    context = {"form": form, "scope": scope, "zone": report_zone(), "presets": PRESETS,
-               "reader_zone": timezone.get_current_timezone_name(), **_choices(scope)}
+    form = ReportFilterForm(request.GET, today=today, default_group=scope.default_group(), tables=REPORT_TABLES)
     if not form.is_valid():
-        context["error"] = form.first_error()
+        context = {"form": form, "scope": scope, "zone": report_zone(), "presets": PRESETS,
+                   "error": form.first_error(), **_choices(scope)}
         return render(request, "handoff/reports.html", context, status=400)
     query = form.query()
     try:
@@ -78,12 +76,14 @@ def reports_page(request):
         name = form.cleaned_data.get("table") or "sales"
         return csv_response(tables[name], f"handoff-{name}-{query.start}-{query.end}")
     base = {k: v for k, v in request.GET.items() if k not in ("format", "table")}
-    csv = {name: "?" + urlencode({**base, "format": "csv", "table": name}) for name in TABLES}
+    csv = {name: "?" + urlencode({**base, "format": "csv", "table": name}) for name in REPORT_TABLES}
     found = _charts(result, tables)
     group_chart = _group_chart(result, tables)
     for chart in [*found, group_chart]:
         chart["csv_url"] = csv[chart["csv"]]
     minimum = result.policy.min_acceptance_rate if result.policy is not None else None
+    context = {"form": form, "scope": scope, "zone": report_zone(), "presets": PRESETS,
+               "reader_zone": timezone.get_current_timezone_name(), **_choices(scope)}
     context.update(
         report=result,
         query=query,

@@ -41,7 +41,16 @@ from .scope import (
     visible_teams,
     week_of,
 )
-from .tables import Column, Table, cell, my_sla_table, relationship_table, report_tables, table_csv
+from .tables import (
+    REPORT_TABLES,
+    Column,
+    Table,
+    cell,
+    my_sla_table,
+    relationship_table,
+    report_tables,
+    table_csv,
+)
 
 __all__ = [
     "CLOCK_LABELS",
@@ -52,6 +61,7 @@ __all__ = [
     "LEVEL_TEXT",
     "MAX_DAYS",
     "PRESETS",
+    "REPORT_TABLES",
     "ROW_FIELDS",
     "THRESHOLDS",
     "TIMES",

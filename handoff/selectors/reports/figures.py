@@ -99,6 +99,8 @@ class Figures:
     decision_times: tuple[int, float | None] = (0, None)  # (n, median seconds)
     feedback_asked: int = 0
     feedback_answered: int = 0
+    rating_sum: int = 0
+    rated: int = 0
     rating: float | None = None
     min_acceptance_rate: Decimal | None = None
 
@@ -276,13 +278,23 @@ def report(*, scope: ReportScope, query: ReportQuery, as_of: datetime | None = N
     as_of = as_of or summary_as_of()
     policy = terms_policy(query)
     minimum = policy.min_acceptance_rate if policy is not None else None
+    entries = _target_entries(scope, query, policy)
+    groupings = [query.group_by, None] if query.group_by == "week" else [query.group_by, "week", None]
     with tuned():
-        facts = ReportFact.objects.filter(fact_filter(scope, query))
-        groupings = [query.group_by, None] if query.group_by == "week" else [query.group_by, "week", None]
-        found = figures_by(scope, query, groupings, as_of)
-        reasons = _reasons(facts)
-        # The targets are a team's (or every team's) volume: not shown for one rep's own figures.
-        targets = volume_targets(scope, query, policy) if query.rep is None else []
+        if connection.vendor == "postgresql":
+            # The volumes of the targets count with the report's own filters only when it has none of its own.
+            together = bool(entries) and _targets_count_as_the_report(scope, query)
+            found, counted, volumes = _in_sets(scope, query, groupings, as_of, volumes=together)
+            if entries and not together:
+                volumes = _target_volumes(scope, query)
+        else:
+            found = figures_by(scope, query, groupings, as_of)
+            facts = ReportFact.objects.filter(fact_filter(scope, query))
+            counted = dict(
+                facts.filter(rejected=True).values("reject_reason_id").annotate(n=Count("pk")).values_list(
+                    "reject_reason_id", "n").order_by()
+            )
+            volumes = _target_volumes(scope, query) if entries else {}
     total = found[None].get(None) or Figures("", "All")
     total.key, total.label = "", "All"
     groups = _labelled(query.group_by, found[query.group_by])
@@ -299,8 +311,8 @@ def report(*, scope: ReportScope, query: ReportQuery, as_of: datetime | None = N
         groups=groups,
         total=total,
         weeks=weeks,
-        reasons=reasons,
-        targets=targets,
+        reasons=_reasons(counted),
+        targets=_targets(entries, volumes, query),
         policy=policy,
     )
 
@@ -337,36 +349,70 @@ def figures_by(
     PostgreSQL reads each table once for every grouping (GROUP BY GROUPING SETS); elsewhere, or with
     `grouping_sets=False`, one query per grouping. Both give the same figures (tests run both).
     """
-    facts = ReportFact.objects.filter(fact_filter(scope, query))
     if not (connection.vendor == "postgresql" if grouping_sets is None else grouping_sets):
+        facts = ReportFact.objects.filter(fact_filter(scope, query))
         return {grouping: _figures(scope, query, facts, grouping, as_of) for grouping in groupings}
+    return _in_sets(scope, query, groupings, as_of)[0]
+
+
+def _in_sets(
+    scope: ReportScope, query: ReportQuery, groupings: list[str | None], as_of: datetime | None,
+    *, volumes: bool = False,
+) -> tuple[dict[str | None, dict[object, Figures]], dict, dict]:
+    """PostgreSQL: the figures of every grouping, the standing rejections by reason and (`volumes`) the MQLs by
+    week, team and segment, in three statements.
+
+    The counts add up, so they are counted once at the finest grain (a plain GROUP BY, which PostgreSQL runs in
+    parallel) and summed here into each grouping; percentiles do not, so the times come from one GROUP BY GROUPING
+    SETS, as do the disputes.
+    """
+    facts = ReportFact.objects.filter(fact_filter(scope, query))
     found: dict[str | None, dict[object, Figures]] = {grouping: {} for grouping in groupings}
 
     def figures(grouping, value) -> Figures:
         key = group_key(grouping, value) if grouping else None
         return found[grouping].setdefault(key, Figures(key or "", ""))
 
-    annotations = _counts(as_of)
+    expressions = {name: group_expression(name) for name in ("rep", "team", "source", "segment", "week")}
+    named = [grouping for grouping in groupings if grouping is not None]
+    grain = list(dict.fromkeys([*named, "reason", *(["week", "team", "segment"] if volumes else [])]))
+    expressions["reason"] = F("reject_reason_id")
+    counted: dict = defaultdict(int)
+    volume: dict = defaultdict(int)
+    rows = (
+        facts.annotate(**{f"by_{name}": expressions[name] for name in grain})
+        .values(*(f"by_{name}" for name in grain))
+        .annotate(**_counts(as_of))
+        .order_by()
+    )
+    for row in rows:
+        for grouping in groupings:
+            _add(figures(grouping, row[f"by_{grouping}"] if grouping else None), row)
+        if row["rejected"]:
+            counted[row["by_reason"]] += row["rejected"]
+        if volumes:
+            volume[(group_key("week", row["by_week"]), row["by_team"], row["by_segment"])] += row["handoffs"]
+    if None in found and not found[None].get(None, Figures("", "")).handoffs:
+        found[None].pop(None, None)
+    sets = [(name,) if name is not None else () for name in groupings]
+    times = {}
     for key, column, _ in TIMES:
-        annotations[f"{key}_n"] = Count(column)
-        annotations[f"{key}_p50"] = PercentileCont(column, 0.5)
-        annotations[f"{key}_p90"] = PercentileCont(column, 0.9)
-    for grouping, value, row in _grouped(facts, groupings, group_expression, annotations):
-        if grouping is None and not row["handoffs"] and not any(row[f"{k}_n"] for k, _, _ in TIMES):
-            continue
-        target = figures(grouping, value)
-        _fill(target, row)
-        target.times = {key: (row[f"{key}_n"], row[f"{key}_p50"], row[f"{key}_p90"]) for key, _, _ in TIMES}
+        times.update({f"{key}_n": Count(column), f"{key}_p50": PercentileCont(column, 0.5),
+                      f"{key}_p90": PercentileCont(column, 0.9)})
+    for grouped, values, row in _grouped(facts, sets, expressions, times):
+        if grouped or any(row[f"{key}_n"] for key, _, _ in TIMES):
+            target = figures(grouped[0] if grouped else None, values.get(grouped[0]) if grouped else None)
+            target.times = {key: (row[f"{key}_n"], row[f"{key}_p50"], row[f"{key}_p90"]) for key, _, _ in TIMES}
     disputes = ReportDispute.objects.filter(fact_filter(scope, query))
-    counted = {**_dispute_counts(), "decided": Count("business_seconds"),
+    decided = {**_dispute_counts(), "decided": Count("business_seconds"),
                "p50": PercentileCont("business_seconds", 0.5)}
-    for grouping, value, row in _grouped(disputes, groupings, group_expression, counted):
+    for grouped, values, row in _grouped(disputes, sets, expressions, decided):
         if row["raised"]:
-            target = figures(grouping, value)
+            target = figures(grouped[0] if grouped else None, values.get(grouped[0]) if grouped else None)
             target.disputes, target.upheld = row["raised"], row["upheld"]
             target.overturned, target.undecided = row["overturned"], row["undecided"]
             target.decision_times = (row["decided"], row["p50"])
-    return found
+    return found, dict(counted), dict(volume)
 
 
 class Grouping(Func):
@@ -378,18 +424,18 @@ class Grouping(Func):
     contains_aggregate = True  # computed per group: never itself grouped by
 
 
-def _grouped(queryset: QuerySet, groupings: list[str | None], expression_of, aggregates: dict):
-    """(grouping, its value, the row of aggregates) for every group of every grouping, in one statement:
-    GROUP BY GROUPING SETS ((k0), (k1), …, ()) over the queryset, None the grouping of the total."""
-    named = [grouping for grouping in groupings if grouping is not None]
-    keys = [f"k{i}" for i in range(len(named))]
-    if not named:
-        yield None, None, queryset.aggregate(**aggregates)
+def _grouped(queryset: QuerySet, sets: list[tuple[str, ...]], expressions: dict, aggregates: dict):
+    """(the grouping set, its keys' values, the row of aggregates) for every group of every set, in one statement:
+    GROUP BY GROUPING SETS ((…), …) over the queryset; () is the total."""
+    names = list(dict.fromkeys(name for grouped in sets for name in grouped))
+    if not names:
+        yield (), {}, queryset.aggregate(**aggregates)
         return
+    aliases = [f"by_{name}" for name in names]  # not a model field's name
     values = (
-        queryset.annotate(**{key: expression_of(grouping) for key, grouping in zip(keys, named, strict=True)})
-        .values(*keys)
-        .annotate(**aggregates, sets=Grouping(*(F(key) for key in keys)))
+        queryset.annotate(**{alias: expressions[name] for alias, name in zip(aliases, names, strict=True)})
+        .values(*aliases)
+        .annotate(**aggregates, sets=Grouping(*(F(alias) for alias in aliases)))
         .order_by()
     )
     sql, params = values.query.sql_with_params()
@@ -398,24 +444,41 @@ def _grouped(queryset: QuerySet, groupings: list[str | None], expression_of, agg
         raise AssertionError(f"Unexpected GROUP BY for grouping sets: {tail}")
     placeholders = tail.count("%s")
     params = params[: len(params) - placeholders] if placeholders else params
-    sets = [f"({position})" for position in range(1, len(keys) + 1)] + (["()"] if None in groupings else [])
+    listed = ", ".join("(" + ", ".join(str(names.index(name) + 1) for name in grouped) + ")" for grouped in sets)
+    by_mask = {
+        sum(1 << (len(names) - 1 - i) for i, name in enumerate(names) if name not in grouped): grouped
+        for grouped in sets
+    }
     with connection.cursor() as cursor:
-        cursor.execute(f"{head} GROUP BY GROUPING SETS ({', '.join(sets)})", params)
-        names = [column[0] for column in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    every = (1 << len(keys)) - 1
+        cursor.execute(f"{head} GROUP BY GROUPING SETS ({listed})", params)
+        columns = [column[0] for column in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     for row in rows:
-        mask = row["sets"]
-        if mask == every:
-            yield None, None, row
-            continue
-        position = next(i for i in range(len(keys)) if not mask & (1 << (len(keys) - 1 - i)))
-        yield named[position], row[keys[position]], row
+        grouped = by_mask[row["sets"]]
+        yield grouped, {name: row[f"by_{name}"] for name in grouped}, row
+
+
+_SUMMED = ("handoffs", "accepted", "rejected", "converted", "recycled", "feedback_asked", "feedback_answered")
+
+
+def _add(figures: Figures, row: dict) -> None:
+    """Add a row of counts (of a finer group) to the figures of a group that contains it."""
+    for name in _SUMMED:
+        setattr(figures, name, getattr(figures, name) + row[name])
+    for bucket in RECYCLE_BUCKETS:
+        figures.recycle_counts[bucket] += row[bucket]
+    for clock in CLOCKS:
+        figures.met[clock] += row[f"{clock}_met"]
+        figures.missed[clock] += row[f"{clock}_missed"]
+    figures.rating_sum += row["rating_sum"]
+    figures.rated += row["rated"]
+    figures.rating = figures.rating_sum / figures.rated if figures.rated else None
 
 
 def _fill(figures: Figures, row: dict) -> None:
-    for name in ("handoffs", "accepted", "rejected", "converted", "recycled", "feedback_asked", "feedback_answered"):
+    for name in _SUMMED:
         setattr(figures, name, row[name])
+    figures.rating_sum, figures.rated = row["rating_sum"], row["rated"]
     figures.recycle_counts = {bucket: row[bucket] for bucket in RECYCLE_BUCKETS}
     figures.met = {clock: row[f"{clock}_met"] for clock in CLOCKS}
     figures.missed = {clock: row[f"{clock}_missed"] for clock in CLOCKS}
@@ -545,10 +608,9 @@ def _label_weeks(weeks: list[Figures]) -> None:
 # ---------------------------------------------------------------------------------------------
 # Rejection reasons, and marketing's volume targets
 # ---------------------------------------------------------------------------------------------
-def _reasons(facts: QuerySet) -> list[Reason]:
-    """Why handoffs were rejected (the rejections that stand), most given first, with the running share: a Pareto."""
-    counted = dict(facts.filter(rejected=True).values("reject_reason_id").annotate(n=Count("pk")).values_list(
-        "reject_reason_id", "n").order_by())
+def _reasons(counted: dict) -> list[Reason]:
+    """Why handoffs were rejected (the rejections that stand: reason id → count), most given first, with the running
+    share: a Pareto."""
     codes = ReasonCode.objects.in_bulk([pk for pk in counted if pk is not None])
     rows = sorted(
         ((codes.get(pk), n) for pk, n in counted.items()),
@@ -592,7 +654,14 @@ def volume_targets(scope: ReportScope, query: ReportQuery, policy: SlaPolicy | N
     that week, whatever the report's other filters; a reader sees the targets of the teams they see, and the
     organisation's only when they see every team.
     """
-    entries = parse_targets(policy.mql_targets) if policy is not None else []
+    entries = _target_entries(scope, query, policy)
+    return _targets(entries, _target_volumes(scope, query) if entries else {}, query)
+
+
+def _target_entries(scope: ReportScope, query: ReportQuery, policy: SlaPolicy | None) -> list[tuple]:
+    """(team name, segment, per week, team id) of the policy's targets this reader and query show (none for one
+    rep's own figures: a target is a team's, or every team's)."""
+    entries = parse_targets(policy.mql_targets) if policy is not None and query.rep is None else []
     if not entries:
         return []
     teams = dict(Team.objects.values_list("name", "pk"))
@@ -606,8 +675,18 @@ def volume_targets(scope: ReportScope, query: ReportQuery, policy: SlaPolicy | N
         if query.team is not None and team_id is not None and team_id != query.team:
             continue
         shown.append((team, segment, per_week, team_id))
-    if not shown:
-        return []
+    return shown
+
+
+def _targets_count_as_the_report(scope: ReportScope, query: ReportQuery) -> bool:
+    """Whether the targets' volumes are counted over the report's own rows: no filter narrows it."""
+    narrowed = any(value is not None for value in (query.team, query.rep, query.source, query.segment,
+                                                   query.definition_version, query.policy_version))
+    return not narrowed and (query.group_by != "rep" or scope.rep_team_ids is None)
+
+
+def _target_volumes(scope: ReportScope, query: ReportQuery) -> dict[tuple[str, object, str], int]:
+    """MQLs by (week, team id, segment) in the period, of every team the reader sees."""
     lo, hi = query.bounds
     mine = Q() if scope.team_ids is None else Q(owner__profile__team_id__in=sorted(scope.team_ids))
     counted = (
@@ -620,8 +699,12 @@ def volume_targets(scope: ReportScope, query: ReportQuery, policy: SlaPolicy | N
     volume: dict[tuple[str, object, str], int] = defaultdict(int)
     for row in counted:
         volume[(group_key("week", row["g"]), row["owner__profile__team_id"], row["segment"])] += row["n"]
+    return dict(volume)
+
+
+def _targets(entries: list[tuple], volume: dict, query: ReportQuery) -> list[Target]:
     targets = []
-    for team, segment, per_week, team_id in shown:
+    for team, segment, per_week, team_id in entries:
         weeks = []
         for monday in query.weeks:
             n = sum(

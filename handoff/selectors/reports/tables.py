@@ -124,6 +124,10 @@ WEEKS = [
 ]
 
 
+# The report page's tables, each a CSV download (`?format=csv&table=…`), in the order the page shows them.
+REPORT_TABLES = ("sales", "outcomes", "marketing", "weeks", "reasons", "targets")
+
+
 def report_tables(report: Report) -> dict[str, Table]:
     """Every table of the report page, by the name of its CSV download."""
     group = report.group_label
