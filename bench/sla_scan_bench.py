@@ -57,9 +57,11 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {lead_t} (crm_id, first_name, last_name, email, company, title, country, industry,
-                    lead_source, status, score, crm_owner_id, is_converted, is_deleted, raw, created_at, updated_at)
+                    lead_source, status, score, crm_owner_id, is_converted, is_deleted, raw, created_at, updated_at,
+                    phone, mobile_phone)
                 SELECT '00Qbench' || lpad(i::text, 10, '0'), 'Ada', 'Lovelace ' || i, 'ada@example.com', 'Engines',
-                       '', 'GB', '', 'Web', 'Open - Not Contacted', 60, '', false, false, '{{}}', %(now)s, %(now)s
+                       '', 'GB', '', 'Web', 'Open - Not Contacted', 60, '', false, false, '{{}}', %(now)s, %(now)s,
+                       '', ''
                 FROM generate_series(1, %(n)s) AS i""",
             {"n": args.handoffs, "now": now},
         )

@@ -146,6 +146,8 @@ def _raw_copy_upsert(count: int) -> None:
             "raw",
             "created_at",
             "updated_at",
+            "phone",
+            "mobile_phone",
         ]
         cursor.execute("CREATE TEMP TABLE bench_stage AS SELECT * FROM bench_lead WITH NO DATA")
         batch = 50_000
@@ -155,7 +157,8 @@ def _raw_copy_upsert(count: int) -> None:
                 stamp = (now - timedelta(seconds=n)).isoformat()
                 buffer.write(
                     f"{n + 1}\t00Q{n:015d}\tAda\tLovelace {n}\tada{n}@example.com\tEngines\tCTO\tGB\tTech\tWeb\t"
-                    f"Open - Not Contacted\t75\t005000000000001AAA\tf\tf\t{stamp}\t{stamp}\t{{}}\t{stamp}\t{stamp}\n"
+                    f"Open - Not Contacted\t75\t005000000000001AAA\tf\tf\t{stamp}\t{stamp}\t{{}}\t{stamp}\t{stamp}\t"
+                    f"+44 20 7946 {n % 10000:04d}\t\n"
                 )
             buffer.seek(0)
             with cursor.cursor.copy(f"COPY bench_stage ({', '.join(columns)}) FROM STDIN") as copy:

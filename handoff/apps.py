@@ -15,6 +15,8 @@ class HandoffConfig(AppConfig):
         from handoff.services import writeback  # noqa: F401
         # Registers the SLA milestones listener (milestones follow every transition).
         from handoff.services import sla  # noqa: F401
+        # Registers the routing listener (a handoff starting without an owner is routed; after the SLA clocks').
+        from handoff.services import routing  # noqa: F401
         # Registers the feedback points listener (a reject, convert or recycle is noted for the request job).
         from handoff.services import feedback  # noqa: F401
         # isort: on

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from handoff.models import FeedbackOutcome, HandoffState, ReasonCode, Touch
 from handoff.models.feedback import RATING_LABELS
@@ -21,8 +21,13 @@ class ReasonSelect(forms.Select):
         return option
 
 
+class ReasonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: ReasonCode) -> str:
+        return f"{obj.label} — note required" if obj.requires_note else obj.label
+
+
 def reason_field(kind: str) -> forms.ModelChoiceField:
-    return forms.ModelChoiceField(
+    return ReasonChoiceField(
         queryset=ReasonCode.objects.filter(kind=kind, is_active=True),
         to_field_name="code",
         empty_label="Choose a reason…",
@@ -34,10 +39,22 @@ def reason_field(kind: str) -> forms.ModelChoiceField:
     )
 
 
-def note_field(placeholder: str = "Note (optional)") -> forms.CharField:
+class ReasonNoteForm(forms.Form):
+    """A reason and a note, always shown; a reason marked "requires a note" makes the note required."""
+
+    def clean(self):
+        data = super().clean()
+        reason = data.get("reason")
+        if reason is not None and reason.requires_note and not (data.get("note") or "").strip():
+            self.add_error("note", f"The reason “{reason.label}” needs a note that explains it.")
+        return data
+
+
+def note_field(placeholder: str = "Note (optional)", help_text: str = "") -> forms.CharField:
     return forms.CharField(
         required=False,
         max_length=2000,
+        help_text=help_text,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": placeholder}),
     )
 
@@ -48,25 +65,60 @@ class NoteForm(forms.Form):
     note = note_field()
 
 
-class RejectForm(forms.Form):
+NOTE_HELP = "Optional; required for a reason marked “note required”."
+
+
+class RejectForm(ReasonNoteForm):
     reason = reason_field(ReasonCode.Kind.REJECT)
-    note = note_field()
+    note = note_field(
+        "What you found: context for marketing, and for a manager deciding a dispute", help_text=NOTE_HELP
+    )
 
 
-class RecycleForm(forms.Form):
+class RecycleForm(ReasonNoteForm):
     reason = reason_field(ReasonCode.Kind.RECYCLE)
-    note = note_field()
+    note = note_field(help_text=NOTE_HELP)
 
 
-class DisputeForm(forms.Form):
+class DisputeForm(ReasonNoteForm):
     reason = reason_field(ReasonCode.Kind.DISPUTE)
-    note = note_field("Why the rejection should be overturned")
+    note = note_field("Why the rejection should be overturned: the manager decides on this", help_text=NOTE_HELP)
 
 
 class TouchForm(forms.Form):
     kind = forms.ChoiceField(choices=Touch.Kind.choices, initial=Touch.Kind.CALL)
     outcome = forms.ChoiceField(choices=Touch.Outcome.choices, initial=Touch.Outcome.ATTEMPT)
+    at = forms.DateTimeField(
+        required=False,
+        label="When",
+        help_text="Leave empty for now; a call made earlier: when it happened, in your time zone.",
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        error_messages={"invalid": "Give the date and time it happened, e.g. 2026-03-09 14:30."},
+    )
     note = note_field()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The browser's picker refuses a time in the future; the service refuses it whatever the browser does.
+        self.fields["at"].widget.attrs["max"] = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+
+    def clean_at(self):
+        at = self.cleaned_data["at"]
+        if at is not None and at > timezone.now():
+            raise forms.ValidationError("A touch cannot be logged in the future.")
+        return at
+
+
+class PauseForm(forms.Form):
+    """A manual pause or resume of a handoff's SLA milestones: always with the reason, for the audit log."""
+
+    note = forms.CharField(
+        label="Reason",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "e.g. The customer asked to be called after the 20th"}),
+        error_messages={"required": "Say why: the reason goes into the lead's history."},
+    )
 
 
 class ResolveForm(forms.Form):
@@ -77,18 +129,89 @@ class ResolveForm(forms.Form):
     note = note_field("What you decided and why")
 
 
-class BulkRejectForm(RejectForm):
-    handoffs = forms.TypedMultipleChoiceField(
-        coerce=int,
-        error_messages={"required": "Tick the leads to reject."},
-    )
+class TickedForm(forms.Form):
+    """The rows ticked on a list, among the ids the reader may act on there (a bulk action's input)."""
 
-    def __init__(self, *args, handoff_ids: list[int], **kwargs):
+    handoffs = forms.TypedMultipleChoiceField(coerce=int, error_messages={"required": "Tick the leads first."})
+    verb = "change"
+
+    def __init__(self, *args, handoff_ids, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["handoffs"].choices = [(pk, pk) for pk in handoff_ids]
         self.fields["handoffs"].error_messages["invalid_choice"] = (
-            "One of the ticked leads is no longer yours to reject; reload the page."
+            f"One of the ticked leads is no longer yours to {self.verb}; reload the page."
         )
+
+
+class BulkRejectForm(RejectForm, TickedForm):
+    verb = "reject"
+
+
+class BulkAcceptForm(NoteForm, TickedForm):
+    verb = "accept"
+
+
+class ReassignForm(forms.Form):
+    """Who gets the handoff: one of the manager's reps, or the team queue ("queue")."""
+
+    QUEUE = "queue"
+    owner = forms.ChoiceField(error_messages={"required": "Choose a rep, or the queue."})
+    note = note_field()
+
+    def __init__(self, *args, reps=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reps = {str(rep.pk): rep for rep in reps}
+        self.fields["owner"].choices = [
+            ("", "Choose a rep…"),
+            *((pk, rep.get_full_name() or rep.get_username()) for pk, rep in self.reps.items()),
+            (self.QUEUE, "The queue (no owner)"),
+        ]
+        self.fields["owner"].error_messages["invalid_choice"] = "Choose one of your team's reps, or the queue."
+
+    def clean_owner(self):
+        value = self.cleaned_data["owner"]
+        return None if value == self.QUEUE else self.reps[value]
+
+
+class BulkReassignForm(ReassignForm, TickedForm):
+    verb = "assign"
+
+
+class BulkQualifyForm(NoteForm):
+    leads = forms.TypedMultipleChoiceField(coerce=int, error_messages={"required": "Tick the leads first."})
+
+    def __init__(self, *args, lead_ids, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["leads"].choices = [(pk, pk) for pk in lead_ids]
+        self.fields["leads"].error_messages["invalid_choice"] = (
+            "One of the ticked leads is no longer waiting to be qualified; reload the page."
+        )
+
+
+class RepListForm(forms.Form):
+    """The rep's list: what needs them now by default, the rest a filter away."""
+
+    TO_DO, OPEN, ALL = "todo", "open", "all"
+    SORTS = {"urgency": "Most urgent first", "newest": "Newest first", "score": "Highest score first"}
+    q = forms.CharField(
+        required=False, max_length=200, label="Search",
+        widget=forms.SearchInput(attrs={"placeholder": "Name, company or e-mail"}),
+    )
+    state = forms.ChoiceField(required=False, choices=[
+        (TO_DO, "To do: to accept or to touch"), (OPEN, "Every open lead"), (ALL, "Everything"),
+        *HandoffState.choices,
+    ])
+    source = forms.ChoiceField(required=False, choices=[])
+    segment = forms.ChoiceField(required=False, choices=[])
+    breached = forms.ChoiceField(
+        required=False, choices=[("", "Breached or not"), ("yes", "Breached an SLA"), ("no", "Never breached")]
+    )
+    sort = forms.ChoiceField(required=False, choices=list(SORTS.items()))
+
+    def __init__(self, *args, sources=(), segments=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"].choices = [("", "Any source"), *((s, s) for s in sources)]
+        self.fields["segment"].choices = [("", "Any SLA segment"), *((s, s) for s in segments)]
 
 
 class LeadSearchForm(forms.Form):
@@ -101,13 +224,25 @@ class LeadSearchForm(forms.Form):
 
 
 class TeamFilterForm(forms.Form):
+    QUEUE = "queue"
+    q = forms.CharField(
+        required=False, max_length=200, label="Search",
+        widget=forms.SearchInput(attrs={"placeholder": "Name, company or e-mail"}),
+    )
     state = forms.ChoiceField(required=False, choices=[("", "Any state"), *HandoffState.choices])
-    rep = forms.ModelChoiceField(required=False, queryset=get_user_model().objects.none(), empty_label="Any rep")
+    rep = forms.ChoiceField(required=False, choices=[])
+    breached = forms.ChoiceField(
+        required=False, choices=[("", "Breached or not"), ("yes", "Breached an SLA"), ("no", "Never breached")]
+    )
 
     def __init__(self, *args, reps, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["rep"].queryset = reps
-        self.fields["rep"].label_from_instance = lambda user: user.get_full_name() or user.get_username()
+        self.reps = {str(rep.pk): rep for rep in reps}
+        self.fields["rep"].choices = [
+            ("", "Any rep"),
+            *((pk, rep.get_full_name() or rep.get_username()) for pk, rep in self.reps.items()),
+            (self.QUEUE, "The queue"),
+        ]
 
 
 # --- Sales feedback on lead quality ---------------------------------------------------------------

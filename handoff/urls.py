@@ -2,15 +2,16 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from handoff.views import actions, feedback, home, leads, manager, marketer, quality, rep, reports
-from handoff.views.login import throttle_login
+from handoff.views import actions, feedback, home, leads, manager, marketer, mqls, quality, rep, reports, routing
+from handoff.views.login import SignOutView, throttle_login
 
 urlpatterns = [
     path("", home.home, name="home"),
     path("login/", throttle_login(auth_views.LoginView.as_view(redirect_authenticated_user=True)), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", SignOutView.as_view(), name="logout"),
     path("qualify/", marketer.leads_to_qualify, name="leads_to_qualify"),
     path("rejected/", marketer.rejected_handoffs, name="rejected_handoffs"),
+    path("mqls/", mqls.my_mqls, name="my_mqls"),
     path("my-handoffs/", rep.my_handoffs, name="my_handoffs"),
     path("team/", manager.team_handoffs, name="team_handoffs"),
     path("disputes/", manager.disputes, name="disputes"),
@@ -24,4 +25,9 @@ urlpatterns = [
     path("quality/feedback/", quality.quality_feedback_page, name="quality_feedback"),
     path("reports/", reports.reports_page, name="reports"),
     path("reports/relationship/", reports.relationship_page, name="relationship"),
+    path("routing/", routing.routing_page, name="routing"),
+    path("routing/away/", routing.routing_away, name="routing_away"),
+    path("routing/away/<int:pk>/cancel/", routing.routing_away_cancel, name="routing_away_cancel"),
+    path("routing/reps/<int:pk>/", routing.routing_rep, name="routing_rep"),
+    path("routing/teams/<int:pk>/", routing.routing_team, name="routing_team"),
 ]

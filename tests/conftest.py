@@ -16,6 +16,7 @@ import time_machine
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import setup_databases, teardown_databases
 
 from handoff.models import Role, Team
 from handoff.services.actors import Actor
@@ -121,8 +122,28 @@ def qualified(cast, lead):
     return handoff_qualify(lead=lead, actor=cast.actor("marketer"), note="Asked for a demo")
 
 
+def _asks_for_test_database(item: pytest.Item) -> bool:
+    return item.get_closest_marker("django_db") is not None or bool(
+        {"db", "transactional_db", "live_server"} & set(getattr(item, "fixturenames", ()))
+    )
+
+
+@pytest.fixture(scope="session")
+def _committed_test_database(request, django_db_setup, django_db_blocker):
+    """pytest-django creates the test database only when some collected test asks for `db` (or is marked
+    django_db): when only `committed_db` tests were collected, create it here, so they never touch the real one."""
+    if any(_asks_for_test_database(item) for item in request.session.items):
+        yield
+        return
+    with django_db_blocker.unblock():
+        databases = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(databases, verbosity=0)
+
+
 @pytest.fixture
-def committed_db(django_db_setup, django_db_blocker):
+def committed_db(_committed_test_database, django_db_blocker):
     """Rows the test writes are committed, so the worker process sees them; afterwards the database is as before.
 
     Not django_db(transaction=True): its flush afterwards would leave the test database without the rows the

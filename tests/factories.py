@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
-from handoff.models import Lead, RepProfile, Role, Team
+from handoff.models import BusinessCalendar, Lead, RepProfile, Role, Team
 
 _seq = itertools.count(1)
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -24,12 +24,21 @@ def crm_id(prefix: str = "00Q") -> str:
     return (body + "AAAAAAAAAAAAAAAAAA")[:18]
 
 
-def make_user(username: str, *roles: Role, team: Team | None = None, time_zone: str = "UTC", **extra) -> User:
+def make_user(
+    username: str, *roles: Role, team: Team | None = None, calendar: BusinessCalendar | None = None, **extra
+) -> User:
     user = User.objects.create_user(username=username, password="pw", email=f"{username}@example.com", **extra)
     for role in roles:
         user.groups.add(Group.objects.get(name=role))
-    RepProfile.objects.create(user=user, team=team, time_zone=time_zone, crm_user_id=crm_id("005"))
+    RepProfile.objects.create(user=user, team=team, calendar=calendar, crm_user_id=crm_id("005"))
     return user
+
+
+def zone_calendar(zone: str, country: str = "") -> BusinessCalendar:
+    """Mon–Fri 09:00–17:00 in this zone (with this country's public holidays): where someone works."""
+    return BusinessCalendar.objects.get_or_create(
+        name=f"Office {zone} {country}".strip(), defaults={"time_zone": zone, "holiday_country": country}
+    )[0]
 
 
 def make_lead(owner: User | None = None, **fields) -> Lead:

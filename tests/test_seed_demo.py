@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import authenticate
@@ -23,12 +24,15 @@ from handoff.models import (
     LeadDefinition,
     LeadFeedback,
     LeadFeedbackRevision,
+    Milestone,
     Role,
     Team,
     Touch,
     WriteBack,
 )
 from handoff.models.handoffs import ActorKind
+from handoff.models.sla import RUNNING
+from handoff.selectors.calendars import people_time_zones
 from handoff.selectors.quality import lead_quality
 from handoff.services.handoffs import leads_qualify_by_rule
 
@@ -81,9 +85,25 @@ class TestSeededDemo:
         zones = {"Americas": "America/New_York", "EMEA": "Europe/Berlin"}
         reps = User.objects.filter(groups__name=Role.SALES_REP).select_related("profile__team")
         assert reps.count() == 4
+        zone_of = people_time_zones(rep.pk for rep in reps)
         for rep in reps:
-            assert rep.profile.time_zone == zones[rep.profile.team.name]
+            assert str(zone_of[rep.pk]) == zones[rep.profile.team.name]
             assert len(rep.profile.crm_user_id) == 18 and rep.profile.crm_user_id.startswith("005")
+
+    def test_each_team_works_by_its_own_calendar_with_its_countrys_holidays(self, db):
+        americas, emea = (Team.objects.select_related("calendar").get(name=name) for name in ("Americas", "EMEA"))
+        assert (americas.calendar.time_zone, americas.calendar.holiday_country) == ("America/New_York", "US")
+        assert (emea.calendar.time_zone, emea.calendar.holiday_country) == ("Europe/Berlin", "DE")
+        # The marketer has no team: she works by the calendar of her city, Berlin.
+        maya = User.objects.get(username="maya")
+        assert people_time_zones([maya.pk]) == {maya.pk: ZoneInfo("Europe/Berlin")}
+        # Every clock of a rep's handoff runs in the rep's team's hours: New York's due times fall in New York hours.
+        running = Milestone.objects.filter(RUNNING, handoff__owner__username="raj")
+        assert running.exists() and set(running.values_list("calendar_id", flat=True)) == {americas.calendar.pk}
+        new_york = ZoneInfo("America/New_York")
+        for due in Milestone.objects.filter(calendar=americas.calendar).values_list("due_at", flat=True):
+            local = due.astimezone(new_york)
+            assert local.weekday() < 5 and time(9) < local.time() <= time(17), local
 
     def test_leads_look_like_salesforce_leads(self, db):
         leads = list(Lead.objects.all())
@@ -94,10 +114,12 @@ class TestSeededDemo:
             assert lead.raw["Id"] == lead.crm_id and lead.raw["LeadSource"] == lead.lead_source
             assert lead.status in STATUSES and lead.raw["Status"] == lead.status
             assert 0 <= lead.score <= 100
+            assert lead.phone.startswith("+") and lead.raw["Phone"] == lead.phone
             assert lead.lead_source in names.LEAD_SOURCES
             assert now - timedelta(weeks=9) < lead.crm_created_at <= lead.crm_modified_at < now
         assert any(not name.isascii() for lead in leads for name in (lead.first_name, lead.last_name))
         assert len({lead.country for lead in leads}) > 5 and len({lead.industry for lead in leads}) > 5
+        assert any(lead.mobile_phone for lead in leads) and not all(lead.mobile_phone for lead in leads)
 
     def test_history_has_handoffs_in_every_state(self, db):
         assert set(Handoff.objects.values_list("state", flat=True)) == set(HandoffState.values)
@@ -132,7 +154,8 @@ class TestSeededDemo:
     def test_the_stories_are_told_by_the_right_people(self, db):
         handoffs = Handoff.objects.all()
         assert {ActorKind.RULE, ActorKind.USER} <= set(handoffs.values_list("qualified_by_kind", flat=True))
-        assert handoffs.filter(state=HandoffState.QUALIFIED, owner=None).exists()
+        # Leads the CRM's queue held: routing gave them to a rep at the end of the history, or they still wait.
+        assert handoffs.filter(state=HandoffState.QUALIFIED, routing__isnull=False).exists()
         rejects = HandoffEvent.objects.filter(action="reject")
         assert not rejects.filter(reason=None).exists()
         assert rejects.filter(reason__code="other").exclude(note="").exists()
@@ -167,6 +190,22 @@ class TestSeededDemo:
         # The history's digests were written as the days went by, and none was mailed while seeding.
         assert FeedbackDigest.objects.exists()
         assert not FeedbackDigest.objects.filter(email_sent_at__isnull=False).exists()
+
+    def test_routing_rules_are_in_force_and_the_leads_the_queue_held_show_each_decision(self, db):
+        from handoff.models import HandoffRouting, RoutingRules
+
+        rules = RoutingRules.objects.get(is_active=True)
+        assert [t["name"] for t in rules.territories] == ["Europe, Middle East & Africa"]
+        routed = HandoffRouting.objects.filter(status="routed").select_related("handoff__owner__profile__team")
+        assert routed.exists()
+        assert all(r.handoff.owner.profile.team_id == r.team_id for r in routed)
+        event = HandoffEvent.objects.filter(action="route", handoff=routed[0].handoff).get()
+        assert event.actor_kind == ActorKind.ROUTING and event.data["rules"] == rules.version
+        assert set(event.data) >= {"territory", "team", "considered", "skipped", "owner"}
+        # tom is away this week: no lead went to him, and each EMEA decision says why.
+        assert not routed.filter(routed_to__username="tom").exists()
+        emea = HandoffEvent.objects.filter(action="route", data__team="EMEA")
+        assert all(e.data["skipped"].get("tom") == "away" for e in emea)
 
     def test_running_again_changes_nothing_and_prints_the_logins(self, db):
         before = counts()

@@ -14,8 +14,15 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 
-# Production secrets have no default; a development run gets a throwaway key.
+# Production secrets have no default; a development run gets a throwaway key. SECRET_KEY_FILE names a file holding
+# the key instead (`make run` generates one under var/ once and keeps it, so sessions survive a restart).
 SECRET_KEY = env.str("SECRET_KEY", default="")
+_SECRET_KEY_FILE = env.str("SECRET_KEY_FILE", default="")
+if not SECRET_KEY and _SECRET_KEY_FILE:
+    try:
+        SECRET_KEY = Path(_SECRET_KEY_FILE).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"SECRET_KEY_FILE={_SECRET_KEY_FILE!r} cannot be read: {exc.strerror}.") from exc
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for a local development run).")
@@ -265,6 +272,8 @@ CRM_FIELD_MAP = env.dict(
         "first_name": "FirstName",
         "last_name": "LastName",
         "email": "Email",
+        "phone": "Phone",
+        "mobile_phone": "MobilePhone",
         "company": "Company",
         "title": "Title",
         "country": "Country",
@@ -341,6 +350,16 @@ CELERY_BEAT_SCHEDULE["sla-scan"] = {
 }
 # Notices are queued after each scan commits; this picks up retries and anything a crash left behind.
 CELERY_BEAT_SCHEDULE["sla-notify"] = {"task": "handoff.sla_send_notifications", "schedule": 60.0}
+
+# --- Routing --------------------------------------------------------------------------------
+# Leads are routed the moment they need an owner; this retries the team queues (a rep back, a cap lifted).
+ROUTING_INTERVAL_SECONDS = env.int("ROUTING_INTERVAL_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["routing-pass"] = {
+    "task": "handoff.routing_pass",
+    "schedule": float(ROUTING_INTERVAL_SECONDS),
+    "options": {"expires": float(ROUTING_INTERVAL_SECONDS)},
+}
+CELERY_BEAT_SCHEDULE["routing-notify"] = {"task": "handoff.routing_notices_send", "schedule": 60.0}
 
 # --- Sales feedback on lead quality ----------------------------------------------------------
 # Feedback points (when a rep is asked) are terms of each SLA policy version; these are the asking and answering.

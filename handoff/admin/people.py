@@ -17,7 +17,23 @@ class RepProfileInline(admin.StackedInline):
     model = RepProfile
     can_delete = False
     fk_name = "user"
-    fields = ["team", "time_zone", "calendar", "crm_user_id", "is_active"]
+    fields = ["team", "calendar", "works_in", "crm_user_id", "is_active"]
+    readonly_fields = ["works_in"]
+
+    @admin.display(description="Works in")
+    def works_in(self, profile) -> str:
+        return works_in(profile)
+
+
+def works_in(profile: RepProfile | None) -> str:
+    """The calendar whose hours and zone count for this person, and where it comes from."""
+    if profile is None or profile.pk is None:
+        return "the default calendar"
+    if profile.calendar_id:
+        return f"{profile.calendar} ({profile.calendar.time_zone}), their own calendar"
+    if profile.team_id and profile.team.calendar_id:
+        return f"{profile.team.calendar} ({profile.team.calendar.time_zone}), the team's calendar"
+    return "the default calendar"
 
 
 admin.site.unregister(User)
@@ -59,8 +75,14 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(RepProfile)
 class RepProfileAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "team", "time_zone", "crm_user_id", "is_active"]
-    list_filter = ["team", "is_active", "time_zone"]
-    list_select_related = ["user", "team"]
+    list_display = ["__str__", "team", "works_in", "crm_user_id", "is_active"]
+    list_filter = ["team", "is_active", "calendar"]
+    list_select_related = ["user", "team__calendar", "calendar"]
+    fields = ["user", "team", "calendar", "works_in", "crm_user_id", "is_active"]
+    readonly_fields = ["works_in"]
+
+    @admin.display(description="Works in")
+    def works_in(self, profile) -> str:
+        return works_in(profile)
     search_fields = ["user__username", "user__first_name", "user__last_name", "crm_user_id"]
     autocomplete_fields = ["user"]

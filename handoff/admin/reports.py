@@ -1,10 +1,11 @@
-"""Manager reports' bookkeeping: the summary rows reports read, the refresh mark, the weekly mails (read-only)."""
+"""Manager reports' bookkeeping: the summary rows reports read (facts, disputes, day counts), the refresh mark, the
+weekly mails (read-only)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from handoff.models import ReportDispute, ReportFact, ReportRefresh, WeeklySummary
+from handoff.models import ReportDay, ReportDispute, ReportFact, ReportRefresh, WeeklySummary
 
 from .base import ReadOnlyAdmin, pretty_json
 
@@ -25,9 +26,18 @@ class ReportDisputeAdmin(ReadOnlyAdmin):
     list_select_related = ["handoff__lead", "owner"]
 
 
+@admin.register(ReportDay)
+class ReportDayAdmin(ReadOnlyAdmin):
+    list_display = ["day", "owner", "lead_source", "segment", "handoffs", "accepted", "rejected", "accept_met",
+                    "accept_missed", "accept_running"]
+    list_filter = ["segment"]
+    list_select_related = ["owner"]
+    date_hierarchy = "day"
+
+
 @admin.register(ReportRefresh)
 class ReportRefreshAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "refreshed_at", "rebuilt_at", "rows"]
+    list_display = ["pk", "refreshed_at", "rebuilt_at", "rows", "generation"]
 
 
 @admin.register(WeeklySummary)

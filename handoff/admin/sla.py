@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.utils.text import capfirst
 
 from handoff.models import (
     BusinessCalendar,
@@ -15,31 +16,54 @@ from handoff.services.notifications import notifications_retry
 from handoff.services.sla import sla_policy_save
 
 from .base import ReadOnlyAdmin
+from .widgets import DayHoursField, SegmentsField, WeeklyHoursField, intervals_text
 
 
-class CalendarDayInline(admin.TabularInline):
+class StructuredFields:
+    """The JSON fields edited as structured inputs (admin/widgets.py) instead of raw JSON."""
+
+    structured: dict = {}
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field_class = self.structured.get(db_field.name)
+        if field_class is not None:
+            return field_class(label=capfirst(db_field.verbose_name), required=not db_field.blank)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class CalendarDayInline(StructuredFields, admin.TabularInline):
     model = CalendarDay
     extra = 1
     fields = ["date", "hours", "note"]
+    structured = {"hours": DayHoursField}
+    verbose_name = "closure or extra working day"
+    verbose_name_plural = "closures and extra working days (leave, company holidays, a Saturday event)"
 
 
 @admin.register(BusinessCalendar)
-class BusinessCalendarAdmin(admin.ModelAdmin):
+class BusinessCalendarAdmin(StructuredFields, admin.ModelAdmin):
     list_display = ["name", "time_zone", "holiday_country", "holiday_subdivision", "is_default", "updated_at"]
     list_filter = ["is_default", "time_zone", "holiday_country"]
     search_fields = ["name"]
     inlines = [CalendarDayInline]
+    structured = {"weekly_hours": WeeklyHoursField}
 
 
 @admin.register(CalendarDay)
-class CalendarDayAdmin(admin.ModelAdmin):
-    list_display = ["date", "calendar", "hours", "note"]
+class CalendarDayAdmin(StructuredFields, admin.ModelAdmin):
+    list_display = ["date", "calendar", "hours_text", "note"]
     list_filter = ["calendar"]
     date_hierarchy = "date"
+    structured = {"hours": DayHoursField}
+
+    @admin.display(description="Hours")
+    def hours_text(self, day) -> str:
+        return intervals_text(day.hours) or "closed"
 
 
 @admin.register(SlaPolicy)
-class SlaPolicyAdmin(admin.ModelAdmin):
+class SlaPolicyAdmin(StructuredFields, admin.ModelAdmin):
+    structured = {"segments": SegmentsField}
     list_display = ["version", "name", "is_active", "escalation", "reminder_share", "created_at"]
     list_filter = ["is_active"]
     # "Save as new" is how a clocked version is revised: bump the version and save a copy.

@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from .auth import obtain_auth_token
 from .feedback import FeedbackRequestViewSet
 from .reports import MySlaView, RelationshipView, ReportView
+from .routing import AwayPeriodViewSet, RoutingQueueViewSet, RoutingRepViewSet, RoutingRulesViewSet
 from .sync import SyncRunViewSet
 from .views import HandoffViewSet, LeadDefinitionViewSet, LeadViewSet, ReasonCodeViewSet
 
@@ -17,6 +18,10 @@ router.register("reason-codes", ReasonCodeViewSet, basename="reason-code")
 router.register("definitions", LeadDefinitionViewSet, basename="definition")
 router.register("sync-runs", SyncRunViewSet, basename="sync-run")
 router.register("feedback", FeedbackRequestViewSet, basename="feedback")
+router.register("routing/rules", RoutingRulesViewSet, basename="routing-rules")
+router.register("routing/reps", RoutingRepViewSet, basename="routing-rep")
+router.register("routing/away", AwayPeriodViewSet, basename="routing-away")
+router.register("routing/queue", RoutingQueueViewSet, basename="routing-queue")
 
 app_name = "api"
 urlpatterns = [

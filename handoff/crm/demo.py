@@ -52,6 +52,7 @@ FIELDS: dict[str, tuple[str, bool]] = {
     "Company": ("string", True),
     "Email": ("email", True),
     "Phone": ("phone", True),
+    "MobilePhone": ("phone", True),
     "City": ("string", True),
     "Country": ("string", True),
     "Industry": ("picklist", True),

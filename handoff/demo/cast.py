@@ -30,9 +30,15 @@ class Team:
     name: str
     time_zone: str
     holidays: str  # the country whose public holidays the team keeps
+    city: str = ""
+
+    @property
+    def calendar_name(self) -> str:
+        """The team's business calendar: Mon–Fri 09:00–17:00 in its zone, with its country's public holidays."""
+        return f"{self.name} · {self.city} (Mon–Fri 9–17, {self.holidays} holidays)"
 
 
-TEAMS = (Team("Americas", "America/New_York", "US"), Team("EMEA", "Europe/Berlin", "DE"))
+TEAMS = (Team("Americas", "America/New_York", "US", "New York"), Team("EMEA", "Europe/Berlin", "DE", "Berlin"))
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,16 @@ class Contact:
             employees=rng.choice(EMPLOYEES),
         )
 
+    @property
+    def mobile_phone(self) -> str | None:
+        """About two in five have a mobile number too; drawn from the e-mail, so the contact's other draws (and every
+        demo story) stay as they were."""
+        rng = random.Random(f"mobile:{self.email}")
+        if rng.random() >= 0.4:
+            return None
+        calling_code = self.phone.split(" ", 1)[0]
+        return f"{calling_code} {rng.randint(150, 179)} {rng.randint(1000000, 9999999)}"
+
     def crm_fields(self) -> dict:
         """The contact as the standard fields of a Salesforce Lead."""
         return {
@@ -150,6 +160,7 @@ class Contact:
             "Company": self.company,
             "Email": self.email,
             "Phone": self.phone,
+            "MobilePhone": self.mobile_phone,
             "City": self.city,
             "Country": self.country,
             "Industry": self.industry,

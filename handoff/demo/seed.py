@@ -18,12 +18,13 @@ from handoff.services import handoffs as machine
 from handoff.services.actors import Actor
 from handoff.services.definitions import definition_create
 from handoff.services.leads import leads_upsert_from_crm
-from handoff.services.people import NewPerson, people_create, team_create
+from handoff.services.people import NewPerson, calendar_create, people_create, team_create
 from handoff.services.reports import report_facts_refresh
 from handoff.services.sla import sla_policy_save
 
 from . import cast
 from .feedback import feedback_replay
+from .routing import routing_seed
 from .stories import DEFAULT_LEADS, DEFAULT_SEED, HISTORY, REVISED_AGO, REVISION, LeadPlan, Step, demo_plan
 
 MIN_LEADS, MAX_LEADS = 50, 5000
@@ -79,6 +80,8 @@ def demo_seed(*, leads: int = DEFAULT_LEADS, seed: int = DEFAULT_SEED, now: date
         leads_upsert_from_crm(records=[plan.record(final=True) for plan in plans])
         # Sales feedback on that history: asked, reminded and answered day by day, as the jobs would have.
         feedback_replay(start=now - HISTORY, now=now, seed=seed, users=users)
+        # Routing: rules by region in force, reps' shares, one away, and the leads the history left unowned routed now.
+        routing_seed(users=users, now=now)
     # The reports read a summary the report job keeps; the history is summarised at once, so it shows at first sight.
     report_facts_refresh(full=True)
     handoffs = Handoff.objects.filter(lead_id__in=lead_ids.values())
@@ -102,18 +105,26 @@ def agreement_terms_set() -> None:
 
 
 def cast_create() -> dict[str, User]:
-    """The demo logins and their two teams; refuses to take over a user name already in use."""
+    """The demo logins and their two teams, each with its calendar (New York with US public holidays, Berlin with
+    German ones); a person without a team works by the calendar of their city. Refuses to take over a user name
+    already in use."""
+    calendars = {
+        team.name: calendar_create(name=team.calendar_name, time_zone=team.time_zone, holiday_country=team.holidays)
+        for team in cast.TEAMS
+    }
+    by_zone = {team.time_zone: calendars[team.name] for team in cast.TEAMS}
     users = people_create(
         people=[
             NewPerson(p.username, p.first_name, p.last_name, p.email, p.role, is_admin=p.role is None,
-                      time_zone=p.time_zone, crm_user_id=p.crm_user_id)
+                      crm_user_id=p.crm_user_id, calendar=None if p.team else by_zone.get(p.time_zone))
             for p in cast.LOGINS
         ],
         password=cast.PASSWORD,
     )
     for team in cast.TEAMS:
         members = [users[p.username] for p in cast.LOGINS if p.team == team.name]
-        team_create(name=team.name, manager=users[cast.MANAGER_OF[team.name]], members=members)
+        team_create(name=team.name, manager=users[cast.MANAGER_OF[team.name]], members=members,
+                    calendar=calendars[team.name])
     return users
 
 

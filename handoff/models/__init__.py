@@ -14,11 +14,29 @@ from .feedback import (
 from .handoffs import Handoff, HandoffEvent, HandoffState, Touch
 from .leads import Lead, LeadDefinition, ReasonCode
 from .people import RepProfile, Role, Team
-from .reports import ClockStatus, ReportDispute, ReportFact, ReportRefresh, WeeklySummary
+from .reports import ClockStatus, ReportDay, ReportDispute, ReportFact, ReportRefresh, WeeklySummary
+from .routing import (
+    AwayPeriod,
+    HandoffRouting,
+    RepRouting,
+    RepRoutingDay,
+    RoutingNotice,
+    RoutingRules,
+    RoutingStatus,
+    TeamRouting,
+)
 from .sla import BusinessCalendar, CalendarDay, Milestone, MilestoneKind, SlaNotification, SlaPolicy
 from .sync import SyncLease, SyncRun, SyncState, WriteBack
 
 __all__ = [
+    "AwayPeriod",
+    "HandoffRouting",
+    "RepRouting",
+    "RepRoutingDay",
+    "RoutingNotice",
+    "RoutingRules",
+    "RoutingStatus",
+    "TeamRouting",
     "BusinessCalendar",
     "CalendarDay",
     "ClockStatus",
@@ -44,6 +62,7 @@ __all__ = [
     "ReasonCode",
     "RepProfile",
     "ReportDispute",
+    "ReportDay",
     "ReportFact",
     "ReportRefresh",
     "Role",

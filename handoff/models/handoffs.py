@@ -25,6 +25,7 @@ class ActorKind(models.TextChoices):
     RULE = "rule", "Lead definition rule"
     SYNC = "sync", "CRM sync"
     SYSTEM = "system", "System (SLA escalation)"
+    ROUTING = "routing", "Routing"
 
 
 class Handoff(models.Model):
@@ -88,6 +89,13 @@ class Handoff(models.Model):
         ]
         indexes = [
             models.Index(fields=["owner", "state", "-handed_at"], name="handoff_owner_state_idx"),
+            # Lists newest hand-over first (API, pages): a rep's own, and a manager's per team member (owner IN …).
+            models.Index(fields=["owner", "-handed_at", "-id"], name="handoff_owner_handed_idx"),
+            # Lists newest hand-over first over many owners: marketers' and admins' (every row), and a manager's
+            # `owner IN (team) OR no owner`, read in order until a page is full.
+            models.Index(fields=["-handed_at", "-id"], name="handoff_handed_idx"),
+            # The same lists filtered by one state (`?state=`, the pages' state filter), newest hand-over first.
+            models.Index(fields=["state", "-handed_at", "-id"], name="handoff_state_handed_idx"),
             models.Index(fields=["state", "-qualified_at"], name="handoff_state_idx"),
             # The feedback job's daily look for handoffs accepted N business days ago (services/feedback.py).
             models.Index(fields=["accepted_at"], condition=Q(state="accepted"), name="handoff_accepted_idx"),
@@ -189,6 +197,7 @@ class Touch(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        verbose_name_plural = "touches"
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(at__lte=models.F("logged_at")), name="touch_not_logged_before_it_happened"

@@ -16,6 +16,8 @@ class Lead(models.Model):
     first_name = models.CharField(max_length=40, blank=True)
     last_name = models.CharField(max_length=80, blank=True)
     email = models.CharField(max_length=80, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    mobile_phone = models.CharField(max_length=40, blank=True)
     company = models.CharField(max_length=255, blank=True)
     title = models.CharField(max_length=128, blank=True)
     country = models.CharField(max_length=80, blank=True)
@@ -48,6 +50,8 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["owner", "is_deleted"]),
             models.Index(fields=["-crm_created_at", "-id"], name="lead_newest_idx"),
+            # A rep's leads (and a manager's, per team member), newest CRM creation first: GET /api/leads/.
+            models.Index(fields=["owner", "-crm_created_at", "-id"], name="lead_owner_newest_idx"),
         ]
 
     def __str__(self) -> str:

@@ -34,7 +34,7 @@ class Team(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="teams",
-        help_text="Business hours of the team's SLA clocks; empty: the default calendar.",
+        help_text="The hours and time zone the team works in (its members' SLA clocks); empty: the default calendar.",
     )
 
     class Meta:
@@ -45,14 +45,17 @@ class Team(models.Model):
 
 
 class RepProfile(models.Model):
-    """What the app knows about a person beyond the login: CRM identity, team and working time zone."""
+    """What the app knows about a person beyond the login: CRM identity, team and the calendar they work by.
+
+    Where and when a person works is one thing, their calendar (their own, else their team's, else the default):
+    its zone is the zone of their SLA clocks, their digests and mails, and of the times their pages show.
+    """
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     crm_user_id = models.CharField(
         "CRM user id", max_length=18, unique=True, null=True, blank=True, help_text="Salesforce User id (005…)."
     )
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
-    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     is_active = models.BooleanField(default=True, help_text="Inactive reps receive no new leads.")
     calendar = models.ForeignKey(
         "handoff.BusinessCalendar",
@@ -60,7 +63,8 @@ class RepProfile(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="reps",
-        help_text="Business hours of this rep's SLA clocks; overrides the team's calendar.",
+        help_text="The hours and time zone this person works in (SLA clocks, digests, the times pages show); "
+        "empty: the team's calendar, else the default.",
     )
 
     class Meta:

@@ -29,6 +29,7 @@ class ClockStatus(models.IntegerChoices):
 
 
 CLOCKS = ("accept", "first_touch", "follow_up")  # the MilestoneKind values, in the reports' order
+TIMED = ["accept_seconds", "first_touch_seconds", "connect_seconds"]  # the times whose percentiles reports give
 
 
 class GroupKeys(models.Model):
@@ -90,9 +91,16 @@ class ReportFact(GroupKeys):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["handoff", "round"], name="one_report_fact_per_round")]
         indexes = [
-            # A period of every group, and one rep's periods.
-            models.Index(fields=["qualified_at"], name="report_fact_period_idx"),
-            models.Index(fields=["owner", "qualified_at"], name="report_fact_owner_idx"),
+            # A period of every group, and one rep's periods, with the times whose percentiles a report computes
+            # (and the owner: its rep and team), so that the percentiles of a period are read from the index alone.
+            models.Index(fields=["qualified_at"], include=[*TIMED, "owner"], name="report_fact_period_idx"),
+            models.Index(fields=["owner", "qualified_at"], include=TIMED, name="report_fact_owner_idx"),
+            # The clocks still running, by due time: the few not yet due at a report's time are read from these.
+            *(
+                models.Index(fields=[f"{clock}_due_at"], condition=Q(**{f"{clock}_status": ClockStatus.RUNNING}),
+                             name=f"report_wait_{clock}_idx")
+                for clock in CLOCKS
+            ),
         ]
 
     def __str__(self) -> str:
@@ -120,6 +128,69 @@ class ReportDispute(GroupKeys):
         return f"dispute {self.event_id}: {self.decision or 'undecided'}"
 
 
+class ReportDay(models.Model):
+    """The summary's counts per day and group keys: every round-1 fact of the handoffs qualified that day (a day of
+    TIME_ZONE, the reports' days) with the same owner, source, segment, definition, policy and standing rejection
+    reason, added up, and the clocks of every round. Kept by the refresh from the facts (the days it touched are
+    counted again), so a report's counts read a few hundred rows a day instead of every handoff. Only counts and sums
+    live here: percentiles do not add up, the reports compute them from the facts of the period asked.
+
+    A running clock is missed once its due time passes the summary's time, which moves on every refresh: the running
+    clocks are counted here and the report takes off those not yet due at its time (few: a partial index of the facts
+    finds them)."""
+
+    day = models.DateField()
+    week = models.DateField(help_text="The Monday of the day's week.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False,
+        related_name="+",
+    )
+    lead_source = models.CharField(max_length=255, blank=True)
+    segment = models.CharField(max_length=40, blank=True)
+    definition = models.ForeignKey(
+        LeadDefinition, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    policy = models.ForeignKey(
+        SlaPolicy, null=True, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    reject_reason = models.ForeignKey(
+        ReasonCode, null=True, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    handoffs = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    converted = models.PositiveIntegerField(default=0)
+    recycled = models.PositiveIntegerField(default=0)
+    # Handoffs that are their lead's 1st, 2nd, 3rd, 4th-or-later MQL.
+    first = models.PositiveIntegerField(default=0)
+    second = models.PositiveIntegerField(default=0)
+    third = models.PositiveIntegerField(default=0)
+    fourth_plus = models.PositiveIntegerField(default=0)
+    # Clocks of every round: met in time, missed (breached, met late, ended after due), running.
+    accept_met = models.PositiveIntegerField(default=0)
+    accept_missed = models.PositiveIntegerField(default=0)
+    accept_running = models.PositiveIntegerField(default=0)
+    first_touch_met = models.PositiveIntegerField(default=0)
+    first_touch_missed = models.PositiveIntegerField(default=0)
+    first_touch_running = models.PositiveIntegerField(default=0)
+    follow_up_met = models.PositiveIntegerField(default=0)
+    follow_up_missed = models.PositiveIntegerField(default=0)
+    follow_up_running = models.PositiveIntegerField(default=0)
+    feedback_asked = models.PositiveIntegerField(default=0)
+    feedback_answered = models.PositiveIntegerField(default=0)
+    rating_sum = models.PositiveIntegerField(default=0)
+    rated = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["day"], name="report_day_idx"),
+            models.Index(fields=["owner", "day"], name="report_day_owner_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.handoffs} handoffs of user {self.owner_id}"
+
+
 class ReportRefresh(models.Model):
     """How far the summary has been kept: one row, locked by the refresh that runs."""
 
@@ -128,6 +199,11 @@ class ReportRefresh(models.Model):
     rows = models.PositiveIntegerField(default=0, help_text="Rounds written by the last refresh.")
     revision_mark = models.BigIntegerField(
         default=0, help_text="Feedback revisions (answers, changes) up to this id have been read."
+    )
+    generation = models.CharField(
+        max_length=32, blank=True,
+        help_text="New at every refresh that changed a figure: the reports' cache keys carry it, so such a refresh "
+        "retires every cached report.",
     )
 
     def __str__(self) -> str:

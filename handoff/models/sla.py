@@ -280,6 +280,9 @@ class Milestone(models.Model):
             models.Index(
                 fields=["remind_at"], condition=RUNNING & Q(reminded_at__isnull=True), name="milestone_remind_idx"
             ),
+            # `?breached=` of the handoff lists: does this handoff have a breached clock (selectors/sla.py). Partial:
+            # only breached clocks are in it, so it stays small and a flag adds one entry to it.
+            models.Index(fields=["handoff"], condition=Q(breached_at__isnull=False), name="milestone_breached_idx"),
         ]
 
     def __str__(self) -> str:

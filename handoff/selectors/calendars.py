@@ -1,13 +1,20 @@
 """Reads of business calendars: whose hours count for a handoff, and the calendars themselves, built once.
 
 The hours that count for a handoff are its owner's: the rep's own calendar, else the rep's team's, else the
-default calendar (the team queue's too).
+default calendar (the team queue's too). A calendar is also the one answer to "where does this person work": its
+zone is the zone of their clocks, their morning digest, their Monday mail and the times their pages show.
 """
 
 from __future__ import annotations
 
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import F, Subquery
+from django.db.models.functions import Coalesce
 
 from handoff import businesstime
 from handoff.models import BusinessCalendar, CalendarDay, RepProfile
@@ -58,3 +65,28 @@ def owner_calendar(owner_id: int | None) -> businesstime.Calendar | None:
     """The calendar whose hours count for a handoff of this owner (None for no owner: the queue's), if any."""
     calendar_id = owner_calendar_ids([owner_id])[owner_id]
     return None if calendar_id is None else calendars_load([calendar_id])[calendar_id]
+
+
+def people_time_zones(user_ids: Iterable[int]) -> dict[int, zoneinfo.ZoneInfo]:
+    """user id → the zone of the calendar they work by (own, team's, default); TIME_ZONE when none applies.
+
+    One query, whatever the number of people: a page asks it for its reader on every request.
+    """
+    user_ids = set(user_ids)
+    default = BusinessCalendar.objects.filter(is_default=True).values("time_zone")[:1]
+    zones = dict(
+        get_user_model()
+        .objects.filter(pk__in=user_ids)
+        .annotate(zone=Coalesce(F("profile__calendar__time_zone"), F("profile__team__calendar__time_zone"),
+                                Subquery(default)))
+        .values_list("pk", "zone")
+    )
+    fallback = settings.TIME_ZONE
+    return {pk: zoneinfo.ZoneInfo(zones.get(pk) or fallback) for pk in user_ids}
+
+
+def person_time_zone(user) -> zoneinfo.ZoneInfo:
+    """The zone a signed-in person works in (see `people_time_zones`); TIME_ZONE for an anonymous one."""
+    if not getattr(user, "pk", None):
+        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    return people_time_zones([user.pk])[user.pk]

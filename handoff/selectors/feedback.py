@@ -24,6 +24,7 @@ from handoff.models import (
     Milestone,
     MilestoneKind,
     ReasonCode,
+    RepProfile,
     Role,
     SlaPolicy,
 )
@@ -160,6 +161,17 @@ def calendar_zones() -> list[tuple[int, str, bool]]:
     return list(BusinessCalendar.objects.order_by("pk").values_list("pk", "time_zone", "is_default"))
 
 
+def people_calendars() -> dict[int, int]:
+    """user id → the calendar they work by, for everyone with one of their own or their team's (the others work by
+    the default calendar)."""
+    return {
+        user_id: own or team
+        for user_id, own, team in RepProfile.objects.filter(
+            Q(calendar__isnull=False) | Q(team__calendar__isnull=False)
+        ).values_list("user_id", "calendar_id", "team__calendar_id")
+    }
+
+
 def accept_clocks(handoff_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
     """handoff id → (policy id, segment) of its first accept clock (the one its qualification started)."""
     return {
@@ -206,7 +218,8 @@ def digest_requests(rater_days: Iterable[tuple[int, date]]) -> dict[tuple[int, d
             last_digest_on__in={day for _, day in wanted},
             outcome=FeedbackOutcome.PENDING,
         )
-        .select_related("handoff__lead", "reject_reason")
+        # The feedback (none while pending) joined too: a one-click link is made for its version.
+        .select_related("handoff__lead", "reject_reason", "feedback")
         .order_by("asked_at", "id")
     )
     for request in rows:

@@ -4,22 +4,31 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from handoff.models import Handoff, HandoffEvent, HandoffState, Lead, Role
+from handoff.models import Handoff, HandoffEvent, HandoffState, Lead, Milestone, Role
 from handoff.models.handoffs import OPEN_STATES
 
-from .people import user_roles
+from .people import team_member_ids, user_roles
 
 
 def _visible(user: AbstractBaseUser) -> Q:
-    """What a person may see of handoffs and leads alike (both have an `owner`)."""
+    """What a person may see of handoffs and leads alike (both have an `owner`).
+
+    A manager's teams are looked up first (one small query, once per request) and the rows filtered on the owner
+    column alone, so the owner and newest-first indexes serve the list: a join through owner → profile → team →
+    manager cannot be served by an index, and PostgreSQL read every row to answer it.
+    """
     roles = user_roles(user)
     if user.is_staff or Role.MARKETER in roles:
         return Q()
+    owners: set[int] = set()
     visible = Q(pk__in=[])
     if Role.MANAGER in roles:
-        visible |= Q(owner__profile__team__manager=user) | Q(owner__isnull=True)
+        owners.update(team_member_ids(user))
+        visible |= Q(owner__isnull=True)
     if Role.SALES_REP in roles:
-        visible |= Q(owner=user)
+        owners.add(user.pk)
+    if owners:
+        visible |= Q(owner_id=next(iter(owners))) if len(owners) == 1 else Q(owner_id__in=sorted(owners))
     return visible
 
 
@@ -39,12 +48,8 @@ def open_handoff_exists() -> Exists:
 
 def leads_unqualified(*, search: str = "") -> QuerySet[Lead]:
     """Live leads with no open handoff: what a marketer may tag as qualified."""
-    leads = (
-        Lead.objects.filter(is_deleted=False, is_converted=False)
-        .annotate(has_open=open_handoff_exists())
-        .filter(has_open=False)
-        .select_related("owner")
-    )
+    # A filter, not an annotation: in the SELECT list PostgreSQL would hash every open handoff for each page.
+    leads = Lead.objects.filter(~open_handoff_exists(), is_deleted=False, is_converted=False).select_related("owner")
     search = search.strip()
     if search:
         leads = leads.filter(
@@ -72,3 +77,51 @@ def disputes_to_resolve(user: AbstractBaseUser) -> QuerySet[Handoff]:
 def lead_history(lead: Lead) -> QuerySet[HandoffEvent]:
     """Every event of every handoff of the lead, oldest first."""
     return HandoffEvent.objects.filter(lead=lead).select_related("actor", "reason", "handoff", "definition")
+
+
+# What a rep can act on now: leads to accept or reject, and accepted leads to touch until they convert or recycle.
+REP_TO_DO_STATES = (HandoffState.QUALIFIED, HandoffState.ACCEPTED)
+
+
+def handoffs_matching(handoffs: QuerySet[Handoff], text: str) -> QuerySet[Handoff]:
+    """Handoffs whose lead matches every word of `text` in its name, company or e-mail (or its CRM id exactly)."""
+    words = text.split()
+    if not words:
+        return handoffs
+    for word in words:
+        handoffs = handoffs.filter(
+            Q(lead__first_name__icontains=word)
+            | Q(lead__last_name__icontains=word)
+            | Q(lead__company__icontains=word)
+            | Q(lead__email__icontains=word)
+            | Q(lead__crm_id=word)
+        )
+    return handoffs
+
+
+def handoffs_of_segment(handoffs: QuerySet[Handoff], segment: str) -> QuerySet[Handoff]:
+    """Handoffs timed in the SLA segment (e.g. "hot"), by any of their clocks."""
+    return handoffs.filter(Exists(Milestone.objects.filter(handoff=OuterRef("pk"), segment=segment)))
+
+
+def lead_sources_of(owner: AbstractBaseUser) -> list[str]:
+    """The lead sources of the leads a person owns, for a filter's choices (their leads alone: an index range, not a
+    join of every handoff to its lead)."""
+    sources = Lead.objects.filter(owner=owner).order_by().values_list("lead_source", flat=True).distinct()
+    return sorted(source for source in sources if source)
+
+
+# A marketer's MQLs, by how they were involved: handed over by them, or their dispute of its rejection.
+MQL_INVOLVEMENT = {"qualified": "Qualified by me", "disputed": "Disputed by me"}
+
+
+def mqls_of_marketer(user: AbstractBaseUser, *, involvement: str = "") -> QuerySet[Handoff]:
+    """The handoffs a marketer qualified or whose rejection they disputed, most recently qualified first."""
+    mine = Q(qualified_by=user)
+    disputed = Q(pk__in=HandoffEvent.objects.filter(action="dispute", actor=user).values("handoff_id"))
+    scope = {"qualified": mine, "disputed": disputed}.get(involvement, mine | disputed)
+    return (
+        Handoff.objects.filter(scope)
+        .select_related("lead", "owner", "reason", "dispute_reason", "qualified_by")
+        .order_by("-qualified_at", "-id")
+    )

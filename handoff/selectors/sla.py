@@ -84,6 +84,15 @@ def format_duration(delta: timedelta) -> str:
     return f"{hours} h {minutes} m" if hours else f"{minutes} m"
 
 
+def format_elapsed(delta: timedelta) -> str:
+    """Wall-clock time since something happened: '35 m', '3 h 5 m', and from a day on '6 d 20 h' (not '164 h')."""
+    minutes = max(int(delta.total_seconds()) // 60, 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    if days:
+        return f"{days} d {minutes // 60} h"
+    return format_duration(timedelta(minutes=minutes))
+
+
 def business_time_text(milestone: Milestone, now: datetime | None = None) -> str:
     """'2 h 10 m of business time left', 'breached 35 m ago', 'paused, …', 'met', 'met 20 m late', 'stopped'."""
     now = now or timezone.now()
@@ -94,7 +103,7 @@ def business_time_text(milestone: Milestone, now: datetime | None = None) -> str
     if milestone.stopped_at is not None:
         return "breached, then stopped" if milestone.breached_at else "stopped"
     if milestone.paused_at is None and milestone.due_at <= now:
-        return f"breached {format_duration(now - milestone.due_at)} ago"
+        return f"breached {format_elapsed(now - milestone.due_at)} ago"
     left = business_time_left(milestone, now)
     text = f"{format_duration(left)} of business time left"
     return f"paused, {text}" if milestone.paused_at is not None else text
@@ -111,7 +120,7 @@ def deadlines(handoffs: Iterable[Handoff], now: datetime | None = None) -> dict[
     found = {}
     for handoff_id, m in nearest.items():
         if m.due_at <= now:
-            found[handoff_id] = (m, f"breached {format_duration(now - m.due_at)} ago")
+            found[handoff_id] = (m, f"breached {format_elapsed(now - m.due_at)} ago")
         else:
             left = businesstime.between(now, m.due_at, cals[m.calendar_id])
             found[handoff_id] = (m, f"{format_duration(left)} of business time left")

@@ -34,6 +34,10 @@ class Actor:
     def system(cls) -> Actor:
         return cls(ActorKind.SYSTEM)
 
+    @classmethod
+    def routing(cls) -> Actor:
+        return cls(ActorKind.ROUTING)
+
     def replaying(self) -> Actor:
         """The same actor re-enacting past actions whose outcome the CRM already has: they are not written back."""
         return replace(self, replay=True)

@@ -3,18 +3,20 @@ configured), records each outcome."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
+from django.core.mail import get_connection, send_mail
+from django.db import connection, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from handoff.db import bulk_set
 from handoff.models import HandoffEvent, SlaNotification
 from handoff.models.handoffs import ActorKind
 from handoff.models.sla import NotificationKind
@@ -137,8 +139,8 @@ def _escalation_line(notice: SlaNotification) -> str:
     return f"Escalation: the lead was {done}.\n"
 
 
-def _deliver(row, message: Message, model, webhook: str) -> None:
-    """Send what is still owed on each channel, recording each success at once."""
+def _deliver(row, message: Message, model, webhook: str, mail=None) -> None:
+    """Send what is still owed on each channel, recording each success at once (`mail`: the run's connection)."""
     row.recipients = ", ".join(message.recipients)
     if row.email_sent_at is None:
         if message.recipients:
@@ -148,6 +150,7 @@ def _deliver(row, message: Message, model, webhook: str) -> None:
                 settings.DEFAULT_FROM_EMAIL,
                 message.recipients,
                 html_message=message.html or None,
+                connection=mail,
             )
         row.email_sent_at = timezone.now()
         # Recorded at once, not with the batch: a crash before the batch write must not send it again.
@@ -185,40 +188,75 @@ def outbox_send(
     by_id = load([r.pk for r in rows])
     webhook = settings.SLACK_WEBHOOK_URL
     done = []
-    for row in rows:
-        item = by_id[row.pk]
-        errors = []
-        try:
-            message = compose(item)
-            if message is not None:
-                _deliver(item, message, model, webhook)
-        except Exception as exc:  # noqa: BLE001 - any delivery failure is recorded on the row and retried
-            errors.append(f"{type(exc).__name__}: {exc}")
-        item.claimed_until = None
-        item.attempts += 1
-        if errors:
-            item.last_error = "; ".join(errors)[:2000]
-            if item.attempts >= max_attempts:
-                item.status = model.Status.FAILED
-                result.failed += 1
-                log.error("%s %s gave up after %s attempts: %s", model.__name__, item.pk, item.attempts,
-                          item.last_error)
-                if gave_up is not None:
-                    gave_up(item)
+    with _mail_connection() as mail, _records_without_flush_wait():
+        for row in rows:
+            item = by_id[row.pk]
+            errors = []
+            try:
+                message = compose(item)
+                if message is not None:
+                    _deliver(item, message, model, webhook, mail)
+            except Exception as exc:  # noqa: BLE001 - any delivery failure is recorded on the row and retried
+                errors.append(f"{type(exc).__name__}: {exc}")
+                mail.close()  # a connection that failed is not reused: the next message opens its own
+            item.claimed_until = None
+            item.attempts += 1
+            if errors:
+                item.last_error = "; ".join(errors)[:2000]
+                if item.attempts >= max_attempts:
+                    item.status = model.Status.FAILED
+                    result.failed += 1
+                    log.error("%s %s gave up after %s attempts: %s", model.__name__, item.pk, item.attempts,
+                              item.last_error)
+                    if gave_up is not None:
+                        gave_up(item)
+                else:
+                    item.status = model.Status.PENDING
+                    item.next_attempt_at = now + _backoff(item.attempts)
+                    result.retrying += 1
             else:
-                item.status = model.Status.PENDING
-                item.next_attempt_at = now + _backoff(item.attempts)
-                result.retrying += 1
-        else:
-            item.status, item.sent_at, item.last_error = model.Status.SENT, timezone.now(), ""
-            result.sent += 1
-        done.append(item)
-    model.objects.bulk_update(
+                item.status, item.sent_at, item.last_error = model.Status.SENT, timezone.now(), ""
+                result.sent += 1
+            done.append(item)
+    bulk_set(  # one statement for the batch (PostgreSQL: arrays), not a CASE per row and field
         done,
         ["status", "recipients", "email_sent_at", "slack_sent_at", "attempts", "next_attempt_at", "claimed_until",
          "last_error", "sent_at"],
     )
     return result
+
+
+@contextmanager
+def _mail_connection() -> Iterator:
+    """One mail connection for a sender's run (SMTP: one login for the batch, not one per message). A server that
+    refuses it now is not an error here: each message tries again, and records its own failure."""
+    mail = get_connection()
+    try:
+        mail.open()
+    except Exception as exc:  # noqa: BLE001 - reported on each row below
+        log.warning("mail connection refused: %s", exc)
+    try:
+        yield mail
+    finally:
+        mail.close()
+
+
+@contextmanager
+def _records_without_flush_wait() -> Iterator[None]:
+    """Each delivery is recorded in a commit of its own (a worker that dies mid-batch must not send it again). On
+    PostgreSQL those commits do not wait for the WAL flush (`synchronous_commit = off`, for this run only): a record
+    still survives a worker crash; only a database crash in the fraction of a second before the flush could lose
+    one, and that message would go once more. Waiting cost 3–4 ms a row here, most of a 200-digest run."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
 
 
 def _load_notices(ids: list[int]) -> dict[int, SlaNotification]:

@@ -1,4 +1,4 @@
-"""People: logins with a role and a profile (CRM user, time zone), and teams with their manager and members."""
+"""People: logins with a role and a profile (CRM user, calendar), and teams with their manager, calendar and members."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -11,8 +11,7 @@ from django.db import transaction
 
 from handoff.crm.base import to18
 from handoff.exceptions import InvalidInput
-from handoff.models import RepProfile, Role, Team
-from handoff.models.people import validate_time_zone
+from handoff.models import BusinessCalendar, RepProfile, Role, Team
 from handoff.selectors.people import user_has_role
 
 
@@ -26,8 +25,8 @@ class NewPerson:
     email: str = ""
     role: Role | str | None = None
     is_admin: bool = False
-    time_zone: str = "UTC"
     crm_user_id: str | None = None
+    calendar: BusinessCalendar | None = None  # their own hours and zone; None: their team's, else the default
 
 
 def _check_people(people: Sequence[NewPerson]) -> None:
@@ -39,10 +38,6 @@ def _check_people(people: Sequence[NewPerson]) -> None:
             raise InvalidInput(f"{person.username!r}: {exc.messages[0]}", field="username") from exc
         if person.role is not None and person.role not in Role.values:
             raise InvalidInput(f"Unknown role {person.role!r}: use one of {', '.join(Role.values)}.", field="role")
-        try:
-            validate_time_zone(person.time_zone)
-        except ValidationError as exc:
-            raise InvalidInput(exc.messages[0], field="time_zone") from exc
         if person.crm_user_id is not None and not _is_crm_user_id(person.crm_user_id):
             raise InvalidInput(f"{person.crm_user_id!r} is not a CRM user id (005…).", field="crm_user_id")
     taken = _in_use(names, User.objects.filter(username__in=names).values_list("username", flat=True))
@@ -70,7 +65,7 @@ def people_create(*, people: Sequence[NewPerson], password: str) -> dict[str, Us
     """Create logins with their role and profile in one transaction; returns them by user name.
 
     They share one initial password, hashed once (hashing costs a good part of a second each). Refuses, naming
-    the field, a user name or CRM user id already in use, an unknown role or time zone.
+    the field, a user name or CRM user id already in use, or an unknown role.
     """
     with transaction.atomic():
         _check_people(people)
@@ -94,13 +89,16 @@ def people_create(*, people: Sequence[NewPerson], password: str) -> dict[str, Us
             User.groups.through(user_id=by_name[p.username].pk, group_id=groups[p.role].pk) for p in people if p.role
         )
         RepProfile.objects.bulk_create(
-            RepProfile(user=by_name[p.username], time_zone=p.time_zone, crm_user_id=p.crm_user_id) for p in people
+            RepProfile(user=by_name[p.username], calendar=p.calendar, crm_user_id=p.crm_user_id) for p in people
         )
     return by_name
 
 
-def team_create(*, name: str, manager: User | None = None, members: Sequence[User] = ()) -> Team:
-    """Create a team with its manager (who must have the manager role) and move its members' profiles to it."""
+def team_create(
+    *, name: str, manager: User | None = None, members: Sequence[User] = (), calendar: BusinessCalendar | None = None
+) -> Team:
+    """Create a team with its manager (who must have the manager role) and calendar; move its members' profiles to it.
+    """
     name = (name or "").strip()
     if not name or len(name) > Team._meta.get_field("name").max_length:
         raise InvalidInput("A team needs a name of at most 100 characters.", field="name")
@@ -109,8 +107,37 @@ def team_create(*, name: str, manager: User | None = None, members: Sequence[Use
             raise InvalidInput(f"A team named {name!r} already exists.", field="name")
         if manager is not None and not user_has_role(manager, Role.MANAGER):
             raise InvalidInput(f"{manager.get_username()} is not a manager.", field="manager")
-        team = Team.objects.create(name=name, manager=manager)
+        team = Team.objects.create(name=name, manager=manager, calendar=calendar)
         member_ids = [user.pk for user in members]
         if RepProfile.objects.filter(user_id__in=member_ids).update(team=team) != len(set(member_ids)):
             raise InvalidInput("Every member of a team needs a profile.", field="members")
     return team
+
+
+def calendar_create(
+    *,
+    name: str,
+    time_zone: str,
+    weekly_hours: list | None = None,
+    holiday_country: str = "",
+    holiday_subdivision: str = "",
+) -> BusinessCalendar:
+    """A business calendar: when and where a team or a person works (Mon–Fri 09:00–17:00 unless told otherwise).
+
+    Refuses, naming the field, a name in use, an unknown zone, bad hours or an unknown holiday country.
+    """
+    calendar = BusinessCalendar(
+        name=(name or "").strip(),
+        time_zone=time_zone,
+        holiday_country=holiday_country,
+        holiday_subdivision=holiday_subdivision,
+    )
+    if weekly_hours is not None:
+        calendar.weekly_hours = weekly_hours
+    try:
+        calendar.full_clean()
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise InvalidInput(messages[0], field=None if field == "__all__" else field) from exc
+    calendar.save()
+    return calendar

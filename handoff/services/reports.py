@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -36,6 +36,7 @@ from handoff.models import (
     LeadFeedback,
     LeadFeedbackRevision,
     Milestone,
+    ReportDay,
     ReportDispute,
     ReportFact,
     ReportRefresh,
@@ -44,8 +45,9 @@ from handoff.models import (
     WeeklySummary,
 )
 from handoff.models.reports import CLOCKS, ClockStatus
-from handoff.selectors.calendars import calendars_load, owner_calendar_ids
-from handoff.selectors.reports import weekly_figures
+from handoff.selectors.calendars import calendars_load, owner_calendar_ids, people_time_zones
+from handoff.selectors.quality import report_zone
+from handoff.selectors.reports import DAY_KEYS, day_counts, day_rows, weekly_figures
 
 from .jobs import job_after_commit
 from .notifications import Message, SendResult, outbox_send
@@ -69,7 +71,9 @@ class RefreshResult:
 def report_facts_refresh(*, full: bool = False, now: datetime | None = None) -> RefreshResult:
     """Bring the report summary up to `now`: the handoffs changed since the last refresh, or (full) every one.
 
-    Runs in one transaction holding the refresh row, so two runs take turns; the second finds little to do.
+    Runs in one transaction holding the refresh row, so two runs take turns; the second finds little to do. The
+    day counts (`ReportDay`) of every day a rewritten handoff was qualified on are counted again from the facts, and
+    when a figure may have changed the summary gets a new generation, which retires every cached report.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -77,13 +81,35 @@ def report_facts_refresh(*, full: bool = False, now: datetime | None = None) -> 
         since = None if full or state.refreshed_at is None else min(state.refreshed_at, now) - OVERLAP
         mark = LeadFeedbackRevision.objects.aggregate(mark=Max("pk"))["mark"] or 0
         ids = None if since is None else _changed(since, state.revision_mark)
-        rounds = _facts_upsert(ids, now) if ids is None or ids else 0
+        rounds, days = _facts_upsert(ids, now) if ids is None or ids else (0, set())
         disputes = _disputes_refresh(ids) if ids is None or ids else 0
+        if ids is None or not state.generation:  # every day (also the first refresh since the days were added)
+            _days_count(None)
+        elif days:
+            _days_count(sorted(days))
+        # A new generation retires every cached report: when a row was written, or a clock still running fell due
+        # since the last refresh (it counts as missed from now on). Otherwise the figures are those of the last
+        # refresh and the cached reports stand, only later (a quiet night keeps them).
+        if ids is None or rounds or disputes or not state.generation or _fell_due(state.refreshed_at, now):
+            state.generation = uuid.uuid4().hex
         state.refreshed_at, state.rows, state.revision_mark = now, rounds, mark
         if since is None:
             state.rebuilt_at = now
         state.save()
     return RefreshResult(full=since is None, rounds=rounds, disputes=disputes, as_of=now)
+
+
+def _fell_due(since: datetime | None, now: datetime) -> bool:
+    """Whether a clock of the summary still running fell due in (since, now] (the partial indexes of the running
+    clocks answer it)."""
+    if since is None:
+        return True
+    return any(
+        ReportFact.objects.filter(
+            **{f"{clock}_status": ClockStatus.RUNNING, f"{clock}_due_at__gt": since, f"{clock}_due_at__lte": now}
+        ).exists()
+        for clock in CLOCKS  # one look-up per clock, each in its own partial index
+    )
 
 
 def _refresh_state() -> ReportRefresh:
@@ -98,14 +124,17 @@ def _refresh_state() -> ReportRefresh:
 
 def _changed(since: datetime, revision_mark: int) -> list[int]:
     """The handoffs whose figures may have changed since `since`: a transition or a clock the CRM moved (its
-    `updated_at`), a feedback request asked (pending, by the partial index of pending requests), a rating given or
+    `updated_at`), a feedback request asked (pending, by the index of each rater's requests), a rating given or
     changed (the append-only revisions after the last read, REVISION_WINDOW ids back for a transaction that
     committed late). A request withdrawn because its rater left is counted again by the nightly rebuild."""
     ids = set(Handoff.objects.filter(updated_at__gte=since).values_list("pk", flat=True))
+    # Every rater's pending requests asked since then, one descent per person of the (rater, outcome, asked_at)
+    # index (a scan of every request otherwise).
+    raters = list(get_user_model().objects.values_list("pk", flat=True))
     ids.update(
-        FeedbackRequest.objects.filter(outcome=FeedbackOutcome.PENDING, asked_at__gte=since).values_list(
-            "handoff_id", flat=True
-        )
+        FeedbackRequest.objects.filter(
+            rater_id__any=raters, outcome=FeedbackOutcome.PENDING, asked_at__gte=since
+        ).values_list("handoff_id", flat=True)
     )
     ids.update(
         LeadFeedbackRevision.objects.filter(pk__gt=max(revision_mark - REVISION_WINDOW, 0), at__gte=since)
@@ -136,8 +165,9 @@ def _among(column: str, ids: list[int] | None) -> tuple[str, list]:
     return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(ids)]
 
 
-def _facts_upsert(ids: list[int] | None, now: datetime) -> int:
-    """Write the summary rows of these handoffs (None: of every handoff) in one INSERT … SELECT … ON CONFLICT."""
+def _facts_upsert(ids: list[int] | None, now: datetime) -> tuple[int, set[date]]:
+    """Write the summary rows of these handoffs (None: of every handoff) in one INSERT … SELECT … ON CONFLICT.
+    Returns the rows written and the days (of TIME_ZONE) they were qualified on."""
     quote = connection.ops.quote_name
     h, lead, m, e, fr, lf = (
         quote(model._meta.db_table)
@@ -207,9 +237,45 @@ def _facts_upsert(ids: list[int] | None, now: datetime) -> int:
         f"WHERE {where} ORDER BY h.id, {round_} "
         f"ON CONFLICT ({quote(fields['handoff_id'])}, {quote(fields['round'])}) DO UPDATE SET {updates}"
     )
+    if ids is None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [now, *asked_params, *where_params])
+            return cursor.rowcount, set()
+    zone = report_zone()
+    column = ReportFact._meta.get_field("qualified_at")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [now, *asked_params, *where_params])
-        return cursor.rowcount
+        cursor.execute(f"{sql} RETURNING {quote(column.column)}", [now, *asked_params, *where_params])
+        rows = cursor.fetchall()
+    days = set()
+    for (at,) in rows:
+        if isinstance(at, str):  # SQLite
+            at = column.to_python(at)
+        days.add(timezone.localtime(at if timezone.is_aware(at) else timezone.make_aware(at, UTC), zone).date())
+    return len(rows), days
+
+
+def _days_count(days: list[date] | None) -> None:
+    """Count these days (of TIME_ZONE; None: all) again from their facts: the days' rows are deleted and written
+    anew with one `INSERT … SELECT … GROUP BY`, in the order of their days (a period's rows lie together). The
+    refresh passes the days of the facts it wrote: a handoff's qualification time never changes, so the days its
+    facts were counted in are the days they are counted in now."""
+    rows = ReportDay.objects.all() if days is None else ReportDay.objects.filter(day__in=days)
+    rows.delete()
+    source = day_rows(ReportFact.objects.all(), days=days)
+    sql, params = source.query.sql_with_params()
+    quote = connection.ops.quote_name
+    names = [*DAY_KEYS, *day_counts()]  # the source's columns, by name
+    fields = {f.attname: f.column for f in ReportDay._meta.concrete_fields}
+    monday = (
+        "CAST(date_trunc('week', source.qualified_on) AS date)"
+        if connection.vendor == "postgresql"
+        else "date(source.qualified_on, 'weekday 0', '-6 days')"
+    )
+    targets = ", ".join(quote(fields[name]) for name in ("day", "week", *names))
+    selected = ", ".join(["source.qualified_on", monday, *(f"source.{quote(name)}" for name in names)])
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(ReportDay._meta.db_table)} ({targets}) "
+                       f"SELECT {selected} FROM ({sql}) AS source ORDER BY source.qualified_on", params)
 
 
 def _disputes_refresh(ids: list[int] | None) -> int:
@@ -285,12 +351,6 @@ def weekly_time() -> time:
     return time.fromisoformat(settings.REPORT_WEEKLY_TIME)
 
 
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or settings.TIME_ZONE)
-    except (KeyError, ValueError):
-        return ZoneInfo(settings.TIME_ZONE)
-
 
 def report_weekly_summaries_create(*, now: datetime | None = None) -> WeeklyResult:
     """Write the mail about last week of every manager whose Monday REPORT_WEEKLY_TIME (their zone) has come.
@@ -306,11 +366,11 @@ def report_weekly_summaries_create(*, now: datetime | None = None) -> WeeklyResu
         get_user_model()
         .objects.filter(is_active=True, groups__name=Role.MANAGER, managed_teams__isnull=False)
         .distinct()
-        .values_list("pk", "profile__time_zone")
+        .values_list("pk", flat=True)
     )
     due: dict[int, date] = {}
-    for pk, zone in managers:
-        local = now.astimezone(_zone(zone))
+    for pk, zone in people_time_zones(managers).items():
+        local = now.astimezone(zone)
         if local.weekday() == 0 and local.time() >= weekly_time():
             due[pk] = local.date() - timedelta(weeks=1)
     if not due:

@@ -12,16 +12,27 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 
 from handoff.exceptions import DomainError
-from handoff.forms import DisputeForm, NoteForm, RecycleForm, RejectForm, ResolveForm, TouchForm
+from handoff.forms import (
+    DisputeForm,
+    NoteForm,
+    PauseForm,
+    ReassignForm,
+    RecycleForm,
+    RejectForm,
+    ResolveForm,
+    TouchForm,
+)
 from handoff.models import Handoff
 from handoff.selectors.handoffs import handoffs_visible_to
+from handoff.selectors.people import reps_managed_by
 from handoff.services import handoffs as machine
 from handoff.services.actors import Actor
 from handoff.services.handoffs import Action, check
 
-from .common import back_url, page
+from .common import back_url, lead_link, page
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,8 @@ class ActionPage:
     perform: Callable[[Handoff, Actor, dict], Handoff]
     done: Callable[[Handoff, dict], str]
     button: str = "primary"
+    # Extra arguments of the form, from the request (whom a manager may assign to).
+    form_kwargs: Callable[[object], dict] | None = None
 
 
 def _reason(data: dict) -> str:
@@ -55,9 +68,10 @@ ACTIONS: dict[str, ActionPage] = {
         "Log a touch",
         TouchForm,
         lambda h, actor, d: machine.handoff_touch(
-            handoff=h, actor=actor, kind=d["kind"], outcome=d["outcome"], note=d["note"]
+            handoff=h, actor=actor, kind=d["kind"], outcome=d["outcome"], note=d["note"], at=d.get("at")
         ),
-        lambda h, d: f"Logged a {d['kind']} ({d['outcome']}) with {h.lead}.",
+        lambda h, d: f"Logged a {d['kind']} ({d['outcome']}) with {h.lead}"
+        + (f", made {_when(d['at'])}." if d.get("at") else "."),
     ),
     Action.CONVERT: ActionPage(
         "Convert",
@@ -89,7 +103,37 @@ ACTIONS: dict[str, ActionPage] = {
             else f"Overturned the rejection of {h.lead}: it is back with its rep."
         ),
     ),
+    Action.REASSIGN: ActionPage(
+        "Assign to a rep",
+        ReassignForm,
+        lambda h, actor, d: machine.handoffs_reassign(handoffs=[h], actor=actor, owner=d["owner"], note=d["note"])[0],
+        lambda h, d: f"Assigned {h.lead} to {_owner(d['owner'])}.",
+        form_kwargs=lambda request: {"reps": reps_managed_by(request.user)},
+    ),
+    # The owner's manager (the rules also let the owner) stops a handoff's clocks by hand, always with a reason.
+    Action.PAUSE: ActionPage(
+        "Pause the SLA clocks",
+        PauseForm,
+        lambda h, actor, d: machine.handoff_pause(handoff=h, actor=actor, note=d["note"]),
+        lambda h, d: f"Paused the SLA clocks of {h.lead}: {d['note']}",
+        button="",
+    ),
+    Action.RESUME: ActionPage(
+        "Resume the SLA clocks",
+        PauseForm,
+        lambda h, actor, d: machine.handoff_resume(handoff=h, actor=actor, note=d["note"]),
+        lambda h, d: f"Resumed the SLA clocks of {h.lead}; their deadlines moved by the time they were paused.",
+    ),
 }
+
+
+def _when(at) -> str:
+    local = timezone.localtime(at)
+    return f"{local:%b} {local.day}, {local:%H:%M %Z}"
+
+
+def _owner(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else "the queue"
 
 
 @page()
@@ -104,8 +148,9 @@ def handoff_action(request, pk: int, action: str):
     actor = Actor.person(request.user)
     fallback = back_url(request, "lead_detail", handoff.lead_id)
     status = 200
+    form_kwargs = spec.form_kwargs(request) if spec.form_kwargs else {}
     if request.method == "POST":
-        form = spec.form(request.POST)
+        form = spec.form(request.POST, **form_kwargs)
         if form.is_valid():
             try:
                 result = spec.perform(handoff, actor, form.cleaned_data)
@@ -116,7 +161,7 @@ def handoff_action(request, pk: int, action: str):
                 form.add_error(exc.field, exc.message)
                 status = exc.status
             else:
-                messages.success(request, spec.done(result, form.cleaned_data))
+                messages.success(request, lead_link(spec.done(result, form.cleaned_data), handoff.lead_id))
                 return redirect(fallback)
         else:
             status = 400
@@ -126,6 +171,6 @@ def handoff_action(request, pk: int, action: str):
         except DomainError as exc:
             messages.error(request, exc.message)
             return redirect(fallback)
-        form = spec.form()
+        form = spec.form(**form_kwargs)
     context = {"handoff": handoff, "action": action, "spec": spec, "form": form, "next": fallback}
     return render(request, "handoff/action.html", context, status=status)

@@ -1,31 +1,95 @@
-"""The manager's pages: the team's handoffs, and disputes to resolve."""
-from django.contrib.auth import get_user_model
-from django.shortcuts import render
+"""The manager's pages: the team's handoffs (with deadlines, a breached filter, assign and reassign, single and in
+bulk), and disputes to resolve."""
+from django.contrib import messages
+from django.shortcuts import redirect, render
 
-from handoff.forms import TeamFilterForm
+from handoff.exceptions import DomainError
+from handoff.forms import BulkReassignForm, TeamFilterForm
 from handoff.models import Role
-from handoff.selectors.handoffs import disputes_to_resolve, handoffs_visible_to
+from handoff.models.handoffs import OPEN_STATES
+from handoff.selectors.handoffs import disputes_to_resolve, handoffs_matching, handoffs_visible_to
+from handoff.selectors.people import reps_managed_by
+from handoff.selectors.sla import handoffs_breached
 from handoff.services.actors import Actor
+from handoff.services.handoffs import handoffs_reassign
 
-from .common import page, paginate, reasons_by_kind, with_actions
+from .common import (
+    bulk_done_message,
+    page,
+    paginate,
+    paginate_by_id,
+    person_name,
+    reasons_by_kind,
+    with_actions,
+    with_deadlines,
+)
+
+
+def _filtered(visible, filters: TeamFilterForm):
+    handoffs = visible.order_by("-handed_at", "-id")
+    if not filters.is_valid():
+        return handoffs
+    data = filters.cleaned_data
+    if data["q"]:
+        handoffs = handoffs_matching(handoffs, data["q"])
+    if data["state"]:
+        handoffs = handoffs.filter(state=data["state"])
+    if data["rep"] == TeamFilterForm.QUEUE:
+        handoffs = handoffs.filter(owner__isnull=True)
+    elif data["rep"]:
+        handoffs = handoffs.filter(owner_id=int(data["rep"]))
+    if data["breached"]:
+        handoffs = handoffs_breached(handoffs, data["breached"] == "yes")
+    return handoffs
+
+
+def _bulk_reassign(request, visible, reps):
+    """POST: give the ticked open handoffs to one rep (or the queue), all or none. Returns (form, status, done)."""
+    ids = list(visible.filter(state__in=OPEN_STATES).values_list("pk", flat=True))
+    form = BulkReassignForm(request.POST, handoff_ids=ids, reps=reps)
+    if not form.is_valid():
+        for error in form.errors.get("handoffs", []):
+            messages.error(request, f"Nothing was assigned. {error}")
+        return form, 400, False
+    owner = form.cleaned_data["owner"]
+    try:
+        done = handoffs_reassign(
+            handoffs=form.cleaned_data["handoffs"], actor=Actor.person(request.user), owner=owner,
+            note=form.cleaned_data["note"],
+        )
+    except DomainError as exc:
+        messages.error(request, f"Nothing was assigned. {exc.message}")
+        return form, exc.status, False
+    to = person_name(owner) if owner is not None else "the queue"
+    messages.success(request, bulk_done_message("Assigned", done, f" to {to}"))
+    return form, 200, True
 
 
 @page(Role.MANAGER)
 def team_handoffs(request):
+    """GET lists the team's handoffs and the queue, newest first; POST assigns the ticked ones to a rep."""
     visible = handoffs_visible_to(request.user).select_related("owner__profile")
-    reps = get_user_model().objects.filter(pk__in=visible.values("owner")).order_by("first_name", "username")
+    reps = list(reps_managed_by(request.user))
     filters = TeamFilterForm(request.GET, reps=reps)
-    handoffs = visible.order_by("-handed_at", "-id")
-    if filters.is_valid():
-        if filters.cleaned_data["state"]:
-            handoffs = handoffs.filter(state=filters.cleaned_data["state"])
-        if filters.cleaned_data["rep"]:
-            handoffs = handoffs.filter(owner=filters.cleaned_data["rep"])
-    page_obj = paginate(request, handoffs)
-    page_obj.object_list = with_actions(Actor.person(request.user), page_obj.object_list)
-    return render(
-        request, "handoff/team.html", {"page_obj": page_obj, "filters": filters, "reasons": reasons_by_kind()}
-    )
+    status, bulk = 200, None
+    if request.method == "POST":
+        bulk, status, done = _bulk_reassign(request, visible, reps)
+        if done:
+            return redirect(request.get_full_path())
+    rows = visible.select_related(None).select_related("lead", "owner__profile", "reason").defer("lead__raw")
+    page_obj = paginate_by_id(request, _filtered(visible, filters), rows)
+    page_obj.object_list = with_deadlines(with_actions(Actor.person(request.user), page_obj.object_list))
+    context = {
+        "page_obj": page_obj,
+        "filters": filters,
+        "reasons": reasons_by_kind(),
+        "reps": reps,
+        "can_assign": True,
+        "bulk": bulk,
+        "ticked": {str(pk) for pk in request.POST.getlist("handoffs")} if bulk is not None else set(),
+        "filtered": any(request.GET.get(name) for name in ("q", "state", "rep", "breached")),
+    }
+    return render(request, "handoff/team.html", context, status=status)
 
 
 @page(Role.MANAGER)

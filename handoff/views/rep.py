@@ -1,67 +1,119 @@
-"""The sales rep's page: my handoffs, with an action per row and a bulk reject."""
+"""The sales rep's page: what needs them now first (to accept, to touch, overdue first), the rest a filter away;
+search, filters, one shared action dialog, bulk accept and bulk reject."""
 from django.contrib import messages
+from django.db.models import F
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from handoff.exceptions import DomainError
-from handoff.forms import BulkRejectForm
+from handoff.forms import BulkAcceptForm, BulkRejectForm, RepListForm
 from handoff.models import Role
-from handoff.selectors.handoffs import handoffs_of_rep
+from handoff.models.handoffs import OPEN_STATES
+from handoff.segments import parse_segments
+from handoff.selectors.handoffs import (
+    REP_TO_DO_STATES,
+    handoffs_matching,
+    handoffs_of_rep,
+    handoffs_of_segment,
+    lead_sources_of,
+)
 from handoff.selectors.reports import my_sla, report_today
-from handoff.selectors.sla import by_urgency, deadlines
+from handoff.selectors.sla import active_policy, by_urgency, handoffs_breached
 from handoff.services.actors import Actor
-from handoff.services.handoffs import handoffs_reject
+from handoff.services.handoffs import handoffs_accept, handoffs_reject
 
-from .common import page, paginate, reasons_by_kind, with_actions
+from .common import bulk_done_message, page, paginate_by_id, reasons_by_kind, with_actions, with_deadlines
+
+BULK = {"accept": BulkAcceptForm, "reject": BulkRejectForm}
+
+
+def _segments() -> list[str]:
+    policy = active_policy()
+    return [segment.name for segment in parse_segments(policy.segments)] if policy is not None else []
+
+
+def _listed(mine, filters: RepListForm):
+    """The rep's handoffs as the filters ask (to do by default), in the order chosen (most urgent first)."""
+    data = filters.cleaned_data if filters.is_valid() else {}
+    state = data.get("state") or RepListForm.TO_DO
+    if state == RepListForm.TO_DO:
+        mine = mine.filter(state__in=REP_TO_DO_STATES)
+    elif state == RepListForm.OPEN:
+        mine = mine.filter(state__in=OPEN_STATES)
+    elif state != RepListForm.ALL:
+        mine = mine.filter(state=state)
+    if data.get("q"):
+        mine = handoffs_matching(mine, data["q"])
+    if data.get("source"):
+        mine = mine.filter(lead__lead_source=data["source"])
+    if data.get("segment"):
+        mine = handoffs_of_segment(mine, data["segment"])
+    if data.get("breached"):
+        mine = handoffs_breached(mine, data["breached"] == "yes")
+    sort = data.get("sort") or "urgency"
+    if sort == "newest":
+        return mine.order_by("-handed_at", "-id")
+    if sort == "score":
+        return mine.order_by(F("lead__score").desc(nulls_last=True), "-handed_at", "-id")
+    # Most urgent first: the most overdue deadline, then the soonest, then handoffs with no clock running.
+    return by_urgency(mine)
+
+
+def _bulk(request, mine):
+    """POST: accept or reject the ticked handoffs, all or none. Returns (form, status, done)."""
+    op = request.POST.get("op") or "reject"
+    form_class = BULK.get(op, BulkRejectForm)
+    form = form_class(request.POST, handoff_ids=list(mine.filter(state__in=OPEN_STATES).values_list("pk", flat=True)))
+    if not form.is_valid():
+        for error in form.errors.get("handoffs", []):
+            messages.error(request, f"Nothing was {form.verb}ed. {error}")
+        return form, 400, False
+    actor = Actor.person(request.user)
+    data = form.cleaned_data
+    try:
+        if form_class is BulkAcceptForm:
+            done = handoffs_accept(handoffs=data["handoffs"], actor=actor, note=data["note"])
+            messages.success(request, bulk_done_message("Accepted", done))
+        else:
+            done = handoffs_reject(handoffs=data["handoffs"], actor=actor, reason=data["reason"], note=data["note"])
+            messages.success(request, bulk_done_message("Rejected", done, f": {data['reason'].label}"))
+    except DomainError as exc:
+        if exc.field in form.fields and exc.field != "handoffs":
+            form.add_error(exc.field, exc.message)
+            return form, exc.status, False
+        messages.error(request, f"Nothing was {form.verb}ed. {exc.message}")
+        return form, exc.status, False
+    return form, 200, True
 
 
 @page(Role.SALES_REP)
 def my_handoffs(request):
-    """GET lists the rep's handoffs, most urgent first; POST rejects the ticked ones with one reason, all or none."""
-    show_all = request.GET.get("show") == "all"
-    # Most urgent first: the most overdue deadline, then the soonest, then handoffs with no clock running.
-    handoffs = by_urgency(handoffs_of_rep(request.user, open_only=not show_all)).select_related("owner__profile")
-    status = 200
-    form = None
+    """GET lists the rep's handoffs; POST accepts or rejects the ticked ones (`op`), all or none."""
+    mine = handoffs_of_rep(request.user, open_only=False).select_related("owner__profile")
+    query = request.GET.copy()
+    if query.get("show") == "all" and not query.get("state"):  # the former "All" tab's address
+        query["state"] = RepListForm.ALL
+    filters = RepListForm(query, sources=lead_sources_of(request.user), segments=_segments())
+    status, bulk = 200, None
     if request.method == "POST":
-        form = BulkRejectForm(request.POST, handoff_ids=list(handoffs.values_list("pk", flat=True)))
-        if form.is_valid():
-            try:
-                rejected = handoffs_reject(
-                    handoffs=form.cleaned_data["handoffs"],
-                    actor=Actor.person(request.user),
-                    reason=form.cleaned_data["reason"],
-                    note=form.cleaned_data["note"],
-                )
-            except DomainError as exc:
-                if exc.field in form.fields:
-                    form.add_error(exc.field, exc.message)
-                else:
-                    messages.error(request, f"Nothing was rejected. {exc.message}")
-                    status = exc.status
-            else:
-                names = ", ".join(str(h.lead) for h in rejected)
-                messages.success(
-                    request,
-                    f"Rejected {len(rejected)} lead{'s' if len(rejected) != 1 else ''} "
-                    f"({names}): {form.cleaned_data['reason'].label}.",
-                )
-                return redirect(request.get_full_path())
-        for error in form.errors.get("handoffs", []):
-            messages.error(request, f"Nothing was rejected. {error}")
-        status = status if status != 200 else 400
-    page_obj = paginate(request, handoffs)
-    page_obj.object_list = with_actions(Actor.person(request.user), page_obj.object_list)
-    due = deadlines(page_obj.object_list)
-    for handoff in page_obj.object_list:
-        handoff.deadline = due.get(handoff.pk)
-    ticked = {str(pk) for pk in request.POST.getlist("handoffs")} if form is not None else set()
+        bulk, status, done = _bulk(request, mine)
+        if done:
+            return redirect(request.get_full_path())
+    # The rows in full: the lead (not its raw CRM record) and the owner's profile (for the actions' rules) only.
+    rows = mine.select_related(None).select_related("lead", "owner__profile").defer("lead__raw")
+    page_obj = paginate_by_id(request, _listed(mine, filters), rows)
+    page_obj.object_list = with_deadlines(with_actions(Actor.person(request.user), page_obj.object_list))
+    ticked = {str(pk) for pk in request.POST.getlist("handoffs")} if bulk is not None else set()
+    data = filters.cleaned_data if filters.is_valid() else {}
     context = {
         "my_sla": my_sla(user=request.user, today=report_today(timezone.now())),
         "page_obj": page_obj,
         "reasons": reasons_by_kind(),
-        "bulk": form or BulkRejectForm(handoff_ids=[]),
+        "bulk": bulk if isinstance(bulk, BulkRejectForm) else BulkRejectForm(handoff_ids=[]),
+        "bulk_note": bulk["note"].value() if bulk is not None else "",
         "ticked": ticked,
-        "show_all": show_all,
+        "filters": filters,
+        "state": data.get("state") or RepListForm.TO_DO,
+        "filtered": any(data.get(name) for name in ("q", "source", "segment", "breached")),
     }
     return render(request, "handoff/my_handoffs.html", context, status=status)

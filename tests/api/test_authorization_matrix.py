@@ -24,7 +24,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from handoff.models import FeedbackRequest, LeadDefinition, ReasonCode, Role, SyncRun
+from handoff.models import AwayPeriod, FeedbackRequest, LeadDefinition, ReasonCode, Role, RoutingRules, SyncRun
 from handoff.services import handoffs as machine
 from handoff.services.feedback import feedback_requests_create
 from tests.factories import make_lead, make_user
@@ -121,6 +121,15 @@ CASES = [
         the_rep_s(manager=200, marketer=403, rep=403, admin=403),
         {"decision": "uphold"},
     ),
+    # A manual pause of the SLA clocks (the rep's manager; the rules also let the rep), with a reason; resuming clocks
+    # that are not paused is a wrong state (409) for who may do it.
+    Case("POST", "/api/handoffs/{accepted}/pause/", the_rep_s(**WORKS_IT), {"note": "Customer away"}),
+    Case(
+        "POST",
+        "/api/handoffs/{accepted}/resume/",
+        the_rep_s(rep=409, manager=409, marketer=403, admin=403),
+        {"note": "Customer back"},
+    ),
     # Bulk reject names ids in the body: one the caller cannot see is a 400 naming `ids`, as if it did not exist.
     Case(
         "POST",
@@ -155,6 +164,35 @@ CASES = [
         Case(method, path, {**everyone(403), "marketer": 405, "manager": 405, "other_manager": 405, "admin": 405})
         for path in ("/api/reports/", "/api/reports/relationship/") for method in ("POST", "PUT", "DELETE")
     ),
+    # Routing: the rules (edited in the admin) are reference data; a rep's routing is theirs and their manager's
+    # (admins too); the manager (or an admin) changes weights and caps; the rep or their manager sets them away; the
+    # team queues are for managers and admins. Bad methods are 405.
+    Case("GET", "/api/routing/rules/", everyone(200)),
+    Case("GET", "/api/routing/rules/{routing_rules}/", everyone(200)),
+    Case("GET", "/api/routing/reps/", everyone(200)),
+    Case("GET", "/api/routing/reps/{rep_user}/", the_rep_s(rep=200, manager=200, admin=200)),
+    Case("PATCH", "/api/routing/reps/{rep_user}/", the_rep_s(rep=403, manager=200, admin=200), {"weight": 2}),
+    Case("GET", "/api/routing/away/", everyone(200)),
+    Case(
+        "POST",
+        "/api/routing/away/",
+        {**everyone(403), "rep": 201, "manager": 201, "admin": 201},
+        {"rep": "{rep_user}", "starts_on": "2026-04-01", "ends_on": "2026-04-02"},
+    ),
+    Case("GET", "/api/routing/away/{away}/", the_rep_s(rep=200, manager=200, admin=200)),
+    Case("DELETE", "/api/routing/away/{away}/", the_rep_s(rep=204, manager=204, admin=204)),
+    Case("GET", "/api/routing/queue/", {**everyone(403), "manager": 200, "other_manager": 200, "admin": 200}),
+    *(
+        Case(method, path, everyone(405))
+        for method, path in [
+            ("POST", "/api/routing/rules/"), ("PUT", "/api/routing/rules/{routing_rules}/"),
+            ("PATCH", "/api/routing/rules/{routing_rules}/"), ("DELETE", "/api/routing/rules/{routing_rules}/"),
+            ("POST", "/api/routing/reps/"), ("PUT", "/api/routing/reps/{rep_user}/"),
+            ("DELETE", "/api/routing/reps/{rep_user}/"), ("PUT", "/api/routing/away/{away}/"),
+            ("PATCH", "/api/routing/away/{away}/"),
+        ]
+    ),
+    Case("POST", "/api/routing/queue/", {**everyone(403), "manager": 405, "other_manager": 405, "admin": 405}),
     # Reference data: everyone signed in reads it
     Case("GET", "/api/reason-codes/", everyone(200)),
     Case("GET", "/api/reason-codes/{reason}/", everyone(200)),
@@ -210,6 +248,13 @@ def world(cast, qualified):
         "definition": LeadDefinition.objects.first().pk,
         "run": run.pk,
         "feedback": FeedbackRequest.objects.get(handoff=rejected).pk,
+        "routing_rules": RoutingRules.objects.create(
+            version=1, name="By region", territories=[], catch_all_team=cast.team, is_active=True
+        ).pk,
+        "rep_user": cast.rep.pk,
+        "away": AwayPeriod.objects.create(
+            user=cast.rep, starts_on=timezone.localdate(), ends_on=timezone.localdate()
+        ).pk,
     }
 
 
@@ -289,7 +334,8 @@ def test_the_matrix_covers_every_operation_of_the_schema(db):
 
 def _template(path: str) -> str:
     path = path.split("?")[0]
-    for name in ("lead", "qualified", "accepted", "rejected", "disputed", "reason", "definition", "run", "feedback"):
+    for name in ("lead", "qualified", "accepted", "rejected", "disputed", "reason", "definition", "run", "feedback",
+                 "routing_rules", "rep_user", "away"):
         path = path.replace("{" + name + "}", "{id}")
     return path
 

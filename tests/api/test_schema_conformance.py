@@ -15,7 +15,7 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from handoff.models import Handoff, LeadDefinition, ReasonCode, SyncRun
+from handoff.models import Handoff, LeadDefinition, ReasonCode, RoutingRules, SyncRun
 from handoff.services import handoffs as machine
 from handoff.services.feedback import feedback_requests_create
 from handoff.services.reports import report_facts_refresh
@@ -73,6 +73,11 @@ def test_every_operation_answers_as_the_schema_says(api, cast, schema, sync_run,
     assert go(marketer, "POST", "/api/handoffs/{id}/accept/", f"{h}accept/", {})[1] == 403
     assert go(rep, "POST", "/api/handoffs/{id}/accept/", f"{h}accept/", {"note": 1})[1] == 400
     assert go(rep, "POST", "/api/handoffs/{id}/accept/", f"{h}accept/", {"note": "Will call"})[1] == 200
+    assert go(manager, "POST", "/api/handoffs/{id}/pause/", f"{h}pause/", {})[1] == 400  # no reason
+    assert go(manager, "POST", "/api/handoffs/{id}/resume/", f"{h}resume/", {"note": "Back"})[1] == 409
+    assert go(marketer, "POST", "/api/handoffs/{id}/pause/", f"{h}pause/", {"note": "Away"})[1] == 403
+    assert go(manager, "POST", "/api/handoffs/{id}/pause/", f"{h}pause/", {"note": "Customer away"})[1] == 200
+    assert go(manager, "POST", "/api/handoffs/{id}/resume/", f"{h}resume/", {"note": "Customer back"})[1] == 200
     touch = {"kind": "call", "outcome": "connected", "at": "2026-03-09T09:30:00Z"}
     assert go(rep, "POST", "/api/handoffs/{id}/touch/", f"{h}touch/", touch)[1] == 400  # before the handover
     touch["at"] = "2026-03-09T10:00:00Z"
@@ -174,6 +179,37 @@ def test_every_operation_answers_as_the_schema_says(api, cast, schema, sync_run,
     assert mine["team"] == "EMEA"
     assert go(rep, "GET", "/api/reports/my-sla/", body={"format": "csv"})[1] == 200
     assert go(manager, "GET", "/api/reports/my-sla/")[1] == 403
+
+    # Routing: the rules in force, a rep's share changed by their manager, the rep away (so a lead waits in the
+    # queue), then back.
+    rules = RoutingRules.objects.create(version=1, name="All to EMEA", territories=[], catch_all_team=cast.team,
+                                        is_active=True)
+    go(rep, "GET", "/api/routing/rules/")
+    go(rep, "GET", "/api/routing/rules/{id}/", f"/api/routing/rules/{rules.pk}/")
+    assert go(rep, "GET", "/api/routing/rules/{id}/", "/api/routing/rules/999999/")[1] == 404
+    assert [row["username"] for row in go(manager, "GET", "/api/routing/reps/")[0]] == ["rita.rep"]
+    r = f"/api/routing/reps/{cast.rep.pk}/"
+    go(manager, "GET", "/api/routing/reps/{id}/", r)
+    assert go(manager, "GET", "/api/routing/reps/{id}/", "/api/routing/reps/999999/")[1] == 404
+    patched = schema.check(manager.patch(r, {"weight": 2, "open_cap": None}, format="json"), "PATCH",
+                           "/api/routing/reps/{id}/")
+    assert patched["weight"] == 2
+    assert schema.check(manager.patch(r, {"weight": 0}, format="json"), "PATCH", "/api/routing/reps/{id}/")[
+        "field"] == "weight"
+    assert rep.patch(r, {"weight": 5}, format="json").status_code == 403
+    away, status = go(rep, "POST", "/api/routing/away/", body={"starts_on": "2026-03-30", "ends_on": "2026-03-31"})
+    assert status == 201
+    assert go(rep, "POST", "/api/routing/away/", body={"starts_on": "2026-03-09", "ends_on": "2026-03-01"})[1] == 400
+    assert go(marketer, "POST", "/api/routing/away/", body={"rep": cast.rep.pk, "starts_on": "2026-03-09",
+                                                           "ends_on": "2026-03-09"})[1] == 403
+    go(manager, "GET", "/api/routing/away/")
+    go(rep, "GET", "/api/routing/away/{id}/", f"/api/routing/away/{away['id']}/")
+    assert go(rep, "GET", "/api/routing/away/{id}/", "/api/routing/away/999999/")[1] == 404
+    machine.handoff_qualify(lead=make_lead(owner=None), actor=cast.actor("marketer"))
+    assert len(go(manager, "GET", "/api/routing/queue/")[0]) == 1
+    assert go(rep, "GET", "/api/routing/queue/")[1] == 403
+    gone = rep.delete(f"/api/routing/away/{away['id']}/")
+    assert gone.status_code == 204 and schema.check(gone, "DELETE", "/api/routing/away/{id}/") is None
 
     # Tokens, and every operation refused without valid credentials.
     cast.rep.set_password("s3cret-enough")

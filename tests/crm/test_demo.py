@@ -91,6 +91,15 @@ def test_records_are_typed_like_salesforce_records(demo):
     assert len(lead["Id"]) == 18 and lead["Id"].startswith("00Q")
 
 
+def test_demo_leads_have_a_phone_and_some_a_mobile_phone_too(demo):
+    leads = [row for page in demo.iter_changed(None, [*FIELDS, "Phone", "MobilePhone"], 5000) for row in page]
+
+    assert all(row["Phone"].startswith("+") for row in leads)
+    mobiles = [row["MobilePhone"] for row in leads if row["MobilePhone"]]
+    assert 0.2 < len(mobiles) / len(leads) < 0.6
+    assert all(mobile.startswith("+") for mobile in mobiles)
+
+
 def test_time_passing_brings_new_leads_and_changes_that_iter_changed_reports(demo, clock):
     before = everything(demo)
     clock.moment = NOON + timedelta(days=1)

@@ -39,7 +39,7 @@ def clock(time_machine):
 def new_york(cast):
     """The rep works New York hours with US holidays, in their own zone."""
     calendar = make_calendar("New York", NY, country="US")
-    RepProfile.objects.filter(user=cast.rep).update(calendar=calendar, time_zone=NY)
+    RepProfile.objects.filter(user=cast.rep).update(calendar=calendar)
     cast.rep.refresh_from_db()
     return calendar
 
@@ -48,9 +48,7 @@ def new_york(cast):
 def berlin_rep(cast):
     """A second rep of the same team, in Berlin with German holidays."""
     calendar = make_calendar("Berlin", BERLIN, country="DE")
-    rep = make_user("bea.berlin", Role.SALES_REP, team=cast.team, time_zone=BERLIN)
-    RepProfile.objects.filter(user=rep).update(calendar=calendar)
-    return rep
+    return make_user("bea.berlin", Role.SALES_REP, team=cast.team, calendar=calendar)
 
 
 def handed(cast, owner="rep", **fields):

@@ -8,14 +8,16 @@ from datetime import date
 import pytest
 from django.core import mail
 
-from handoff.models import CalendarDay, FeedbackDigest, FeedbackOutcome, FeedbackRequest, RepProfile
+from handoff.models import CalendarDay, FeedbackDigest, FeedbackOutcome, FeedbackRequest, RepProfile, Role
 from handoff.services import handoffs as machine
+from handoff.services import notifications
 from handoff.services.feedback import (
     feedback_digests_create,
     feedback_digests_send,
     feedback_link_read,
     lead_feedback_give,
 )
+from tests.factories import make_user
 
 from .conftest import BERLIN, NY, accepted, converted, local, person, rejected, request_of
 
@@ -212,3 +214,26 @@ def test_a_digest_not_sent_on_its_day_is_dropped_and_its_requests_wait_for_the_n
     assert digest_at(clock, "2026-05-21 09:00").listed == 3
     feedback_digests_send()
     assert len(mail.outbox) == 1
+
+
+def test_one_run_of_the_sender_delivers_every_due_digest_over_one_mail_connection(cast, three, new_york, clock, ask,
+                                                                                    monkeypatch):
+    colleague = make_user("nia.newyork", Role.SALES_REP, team=cast.team, calendar=new_york)
+    rejected(cast, owner=colleague, first_name="Finn")
+    assert ask() == 1
+    assert digest_at(clock, "2026-05-20 09:00").made == 2
+
+    opened, through = [], []
+    real = notifications.get_connection
+
+    def counted(*args, **kwargs):
+        connection = real(*args, **kwargs)
+        send = connection.send_messages
+        connection.send_messages = lambda messages: through.append((connection, len(messages))) or send(messages)
+        opened.append(connection)
+        return connection
+
+    monkeypatch.setattr(notifications, "get_connection", counted)
+    assert feedback_digests_send().sent == 2
+    assert len(mail.outbox) == 2 and len(opened) == 1
+    assert through == [(opened[0], 1), (opened[0], 1)]

@@ -2,6 +2,8 @@
 calendar, once per handoff and rater, however often it runs."""
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -10,14 +12,18 @@ from handoff.models import (
     FeedbackOutcome,
     FeedbackPoint,
     FeedbackPointReached,
+    FeedbackReasonTally,
     FeedbackRequest,
+    FeedbackTally,
     Milestone,
     ReasonCode,
     SlaPolicy,
 )
 from handoff.services import handoffs as machine
 from handoff.services.actors import Actor
+from handoff.services.feedback import feedback_tallies_rebuild
 from tests.factories import make_lead
+from tests.sla.conftest import make_calendar
 
 from .conftest import BERLIN, MONDAY, NY, accepted, converted, handed, local, person, rejected, request_of
 
@@ -237,3 +243,60 @@ def test_many_handoffs_reaching_points_at_once_are_asked_about_in_batches(cast, 
     assert ask(batch=10) == 25
     assert FeedbackRequest.objects.filter(point=FeedbackPoint.REJECTED).count() == 25
     assert FeedbackPointReached.objects.count() == 0
+
+
+def test_the_requests_the_job_adds_are_counted_on_the_day_they_were_handed_over_in_the_organisations_zone(
+    cast, new_york, clock, ask, settings
+):
+    # Handed over at 21:30 on Monday 9 March in New York: already Tuesday in UTC. The report's days are those of
+    # TIME_ZONE, and the counts the job keeps as it asks must be the ones a recount from the requests gives.
+    settings.TIME_ZONE = NY
+    clock(local("2026-03-09 21:30", NY))
+    rejected(cast, reason="duplicate")
+    accepted(cast)
+    clock(local("2026-03-16 12:00", NY))  # the fifth business day after the day of acceptance, in New York
+    assert ask() == 2
+
+    tally = FeedbackTally.objects.get()
+    assert (tally.day, tally.pending, tally.answered, tally.expired) == (date(2026, 3, 9), 2, 0, 0)
+    reasons = FeedbackReasonTally.objects.get()
+    assert (reasons.day, reasons.reason.code, reasons.given) == (date(2026, 3, 9), "duplicate", 1)
+    kept = _counts()
+    feedback_tallies_rebuild()
+    assert _counts() == kept
+
+
+def _counts():
+    return (
+        sorted(FeedbackTally.objects.values_list("day", "lead_source", "segment", "definition_id",
+                                                 *FeedbackTally.COUNTS)),
+        sorted(FeedbackReasonTally.objects.values_list("day", "lead_source", "segment", "definition_id",
+                                                       "reason_id", "given")),
+    )
+
+
+def test_points_of_people_no_longer_active_are_used_up_without_asking(cast, clock, ask):
+    rejected(cast)
+    type(cast.rep).objects.filter(pk=cast.rep.pk).update(is_active=False)
+    assert ask() == 0
+    assert not FeedbackPointReached.objects.exists()
+    assert not FeedbackRequest.objects.exists()
+
+
+def test_a_rep_without_a_calendar_of_their_own_counts_in_their_teams_and_one_without_either_in_the_default(
+    cast, clock, ask
+):
+    # Both accept on Thursday 8 October 2026. The rep's team works in Berlin: five business days later starts at
+    # 00:00 on Thursday 15 October in Berlin (22:00 UTC the evening before); the other rep's team has no calendar,
+    # so the default one (UTC) counts: 00:00 UTC on the 15th.
+    cast.team.calendar = make_calendar("Berlin office", BERLIN, country="DE")
+    cast.team.save()
+    clock(local("2026-10-08 10:00", "UTC"))
+    in_berlin = accepted(cast)
+    by_default = accepted(cast, owner=cast.other_rep)
+    clock(local("2026-10-14 23:00", "UTC"))
+    assert ask() == 1
+    assert request_of(in_berlin).point_at == local("2026-10-15 00:00", BERLIN)
+    clock(local("2026-10-15 00:00", "UTC"))
+    assert ask() == 1
+    assert request_of(by_default).point_at == local("2026-10-15 00:00", "UTC")

@@ -30,9 +30,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 
 from handoff.models import SlaPolicy
-from handoff.selectors.reports import ReportQuery, report, report_scope
+from handoff.selectors.reports import ReportQuery, report, report_scope, summary
 from handoff.services import handoffs as machine
 from handoff.services.actors import Actor
 from handoff.services.feedback import feedback_requests_create, lead_feedback_give
@@ -51,6 +52,14 @@ def when(text: str) -> datetime:
     day, clock = text.split()
     hour, minute = (int(part) for part in clock.split(":"))
     return datetime(2026, 3, DAYS[day], hour, minute, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def no_cached_reports():
+    """Every test starts with no report cached and none noted as read lately (the cache outlives a test's
+    database)."""
+    cache.clear()
+    summary._noted.clear()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.core import mail
 from handoff.models import RepProfile, WeeklySummary
 from handoff.services import handoffs as machine
 from handoff.services.reports import report_weekly_summaries_create, report_weekly_summaries_send
-from tests.factories import make_lead
+from tests.factories import make_lead, zone_calendar
 
 pytestmark = pytest.mark.django_db
 NY, BERLIN = "America/New_York", "Europe/Berlin"
@@ -35,8 +35,9 @@ def at(time_machine):
 def two_weeks(cast, at):
     """Team EMEA (Mia, New York): one lead the week of 2 March, accepted in 1 h; two the week of 9 March, one
     accepted in 30 min, one rejected in 1 h. Team Americas (Otto, Berlin): one lead the week of 9 March."""
-    RepProfile.objects.filter(user=cast.manager).update(time_zone=NY)
-    RepProfile.objects.filter(user=cast.other_manager).update(time_zone=BERLIN)
+    # Where a manager works is their calendar: its zone is the zone of their Monday 08:00.
+    RepProfile.objects.filter(user=cast.manager).update(calendar=zone_calendar(NY))
+    RepProfile.objects.filter(user=cast.other_manager).update(calendar=zone_calendar(BERLIN))
     rep, marketer = cast.actor("rep"), cast.actor("marketer")
 
     def handed(owner=cast.rep):

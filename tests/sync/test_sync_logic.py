@@ -37,6 +37,13 @@ def test_a_record_maps_to_lead_fields_with_its_owner(config):
     assert not values["is_deleted"]
 
 
+def test_the_phone_and_the_mobile_phone_are_mapped_and_a_missing_mobile_is_empty(config):
+    called = lead_values(lead(1, Phone="+1 212 555 0100", MobilePhone="+1 917 555 0199"), config=config, owners={})
+    landline = lead_values(lead(2, Phone="+49 30 1234567", MobilePhone=None), config=config, owners={})
+    assert (called["phone"], called["mobile_phone"]) == ("+1 212 555 0100", "+1 917 555 0199")
+    assert (landline["phone"], landline["mobile_phone"]) == ("+49 30 1234567", "")
+
+
 def test_a_queue_owner_or_an_unknown_user_leaves_the_lead_unowned_but_remembers_the_crm_owner(config):
     queued = lead_values(lead(1, OwnerId=QUEUE), config=config, owners={QUEUE: 7})
     unknown = lead_values(lead(2), config=config, owners={})

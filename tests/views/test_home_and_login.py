@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from handoff.models import RepProfile
+from tests.factories import zone_calendar
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +98,7 @@ def test_sign_out_ends_the_session(browser):
 
 
 def test_times_are_shown_in_the_readers_time_zone(cast, qualified, browser):
-    RepProfile.objects.filter(user=cast.rep).update(time_zone="Asia/Tokyo")
+    RepProfile.objects.filter(user=cast.rep).update(calendar=zone_calendar("Asia/Tokyo"))
     tokyo = qualified.handed_at.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
 
     text = browser("rep").get(reverse("lead_detail", args=[qualified.lead_id])).text

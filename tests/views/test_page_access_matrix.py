@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from urllib.parse import unquote
 
 import pytest
@@ -29,7 +30,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from handoff.models import FeedbackRequest, Role
+from handoff.models import AwayPeriod, FeedbackRequest, Role
 from handoff.services import handoffs as machine
 from handoff.services.feedback import feedback_link_token, feedback_requests_create
 from tests.factories import make_lead, make_user
@@ -54,7 +55,7 @@ def the_rep_s(**got: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class Case:
     method: str
-    path: str  # {lead} {qualified} {accepted} {rejected} {disputed} {feedback} {link} are filled in
+    path: str  # {lead} {qualified} {accepted} {rejected} {disputed} {paused} {feedback} {link} are filled in
     expected: dict[str, str]
     data: dict = field(default_factory=dict)
 
@@ -78,6 +79,11 @@ ACTIONS = [
      {"reason": "meets_definition"}),
     ("{disputed}", "resolve", {"manager": "done", "marketer": "refused", "rep": "refused", "admin": "refused"},
      {"decision": "uphold"}),
+    ("{qualified}", "reassign", {"manager": "done", "marketer": "refused", "rep": "refused", "admin": "refused"},
+     {"owner": "queue"}),
+    # The SLA clocks paused and resumed by hand, with a reason (the rep's manager; the rules also let the rep)
+    ("{accepted}", "pause", WORKS_IT, {"note": "Customer away"}),
+    ("{paused}", "resume", WORKS_IT, {"note": "Customer back"}),
 ]
 
 
@@ -96,7 +102,10 @@ CASES = [
     Case("GET", "/logout/", {**dict.fromkeys(WHO, "405")}),
     # Marketing's lists
     Case("GET", "/qualify/", only("marketer")),
+    Case("POST", "/qualify/", only("marketer", ok="done"), {"leads": ["{lead}"]}),
     Case("GET", "/rejected/", only("marketer")),
+    Case("GET", "/mqls/", only("marketer")),
+    Case("GET", "/mqls/?mine=disputed&state=disputed&q=Ada", only("marketer")),
     Case("POST", "/leads/{lead}/qualify/", only("marketer", ok="done")),
     Case("GET", "/leads/{lead}/qualify/", dict.fromkeys(WHO, "405")),
     # The rep's list, and its bulk reject (a handoff not on the rep's own list is refused at the field: 400)
@@ -105,6 +114,11 @@ CASES = [
          {"handoffs": ["{qualified}"], "reason": "student"}),
     # The manager's lists
     Case("GET", "/team/", only("manager", "other_manager")),
+    # … and its bulk assign (a handoff the other team's manager cannot see is refused at the field: 400)
+    Case("POST", "/team/", {**only("manager", ok="done"), "other_manager": "400"},
+         {"handoffs": ["{qualified}"], "owner": "queue"}),
+    Case("POST", "/my-handoffs/?op=accept", {**only("rep", ok="done"), "other_rep": "400"},
+         {"handoffs": ["{qualified}"], "op": "accept"}),
     Case("GET", "/disputes/", only("manager", "other_manager")),
     # A lead's page
     Case("GET", "/leads/{lead}/", the_rep_s(marketer="200", rep="200", manager="200", admin="200")),
@@ -140,6 +154,22 @@ CASES = [
         for path in ("/reports/", "/reports/?format=csv&table=sales", "/reports/relationship/",
                      "/reports/relationship/?format=csv")
     ),
+    # Routing: managers see their teams' and change weights, caps and the team's setting; a rep sees their own; the
+    # rep or their manager sets them away (another team's manager or rep is refused: a message, nothing written).
+    Case("GET", "/routing/", only("rep", "other_rep", "manager", "other_manager")),
+    Case("POST", "/routing/away/", {**only("rep", "manager", ok="done"), "other_rep": "refused",
+                                    "other_manager": "refused"},
+         {"rep": "{rep_user}", "starts_on": "2026-04-01", "ends_on": "2026-04-02"}),
+    Case("POST", "/routing/away/{away}/cancel/", {**only("rep", "manager", ok="done"), "other_rep": "404",
+                                                  "other_manager": "404"}),
+    Case("POST", "/routing/reps/{rep_user}/", {**only("manager", ok="done"), "other_manager": "404"}, {"weight": 2}),
+    Case("POST", "/routing/teams/{team}/", {**only("manager", ok="done"), "other_manager": "404"},
+         {"skip_outside_hours": "on"}),
+    *(
+        Case("GET", path, dict.fromkeys(WHO, "405"))
+        for path in ("/routing/away/", "/routing/away/{away}/cancel/", "/routing/reps/{rep_user}/",
+                     "/routing/teams/{team}/")
+    ),
     # Outside handoff.urls: the admin (staff only) and the health check (anyone, for the probes)
     Case("GET", "/admin/", {**dict.fromkeys(WHO, "/admin/login/?next=/admin/"), "admin": "200"}),
     Case("GET", "/healthz", dict.fromkeys(WHO, "200")),
@@ -158,6 +188,7 @@ def world(cast, qualified):
         actor=cast.actor("marketer"),
         reason="meets_definition",
     )
+    paused = machine.handoff_pause(handoff=handed(), actor=cast.actor("manager"), note="Customer away")
     feedback_requests_create()
     asked = FeedbackRequest.objects.get(handoff=rejected, rater=cast.rep)
     return {
@@ -166,8 +197,12 @@ def world(cast, qualified):
         "accepted": accepted.pk,
         "rejected": rejected.pk,
         "disputed": disputed.pk,
+        "paused": paused.pk,
         "feedback": asked.pk,
         "link": feedback_link_token(request_id=asked.pk, rater_id=cast.rep.pk, rating=2, revision=0),
+        "rep_user": cast.rep.pk,
+        "team": cast.team.pk,
+        "away": AwayPeriod.objects.create(user=cast.rep, starts_on=date(2026, 4, 1), ends_on=date(2026, 4, 2)).pk,
     }
 
 

@@ -10,8 +10,9 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from handoff.models import RepProfile, Team
 
-from .figures import Figures, report_total, summary_as_of
+from .figures import Figures
 from .scope import ReportQuery, ReportScope
+from .summary import report_total, summary_as_of
 
 # An internal scope: what the card and the mail count is chosen by their callers (the rep's own handoffs, the
 # manager's teams), not by a reader's filters.

@@ -17,8 +17,10 @@ from django.urls import reverse
 
 from handoff.models import Handoff, LeadDefinition, ReportFact
 
-from .figures import Figures, pct, report_total, summary_as_of, terms_policy, volume_targets
+from .figures import Figures, pct
+from .marketing import terms_policy, volume_targets
 from .scope import ReportQuery, ReportScope, fact_filter, week_of
+from .summary import report_total, summary_as_of
 
 LEVELS = ("undefined", "defined", "aligned", "integrated")
 LEVEL_TEXT = {

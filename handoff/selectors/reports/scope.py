@@ -204,10 +204,11 @@ def fact_filter(scope: ReportScope, query: ReportQuery, prefix: str = "", *, per
     return q
 
 
-def group_expression(group_by: str, prefix: str = ""):
-    """The value rows are grouped by, on ReportFact rows (or rows pointing to them)."""
+def group_expression(group_by: str, prefix: str = "", *, days: bool = False):
+    """The value rows are grouped by, on ReportFact rows (or rows pointing to them); `days`: on ReportDay rows,
+    which carry their week."""
     if group_by == "week":
-        return TruncWeek(f"{prefix}qualified_at", tzinfo=report_zone())
+        return F(f"{prefix}week") if days else TruncWeek(f"{prefix}qualified_at", tzinfo=report_zone())
     return F(prefix + {"rep": "owner_id", "team": "owner__profile__team_id", "source": "lead_source",
                        "segment": "segment"}[group_by])
 

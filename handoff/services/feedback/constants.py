@@ -10,7 +10,7 @@ from handoff.models import (
 
 REQUEST_TASK = "handoff.feedback_request"
 SEND_TASK = "handoff.feedback_send_digests"
-REQUEST_BATCH = 10_000  # reached points turned into requests per statement
+REQUEST_BATCH = 100_000  # reached points turned into requests per statement (one statement each on PostgreSQL)
 DIGEST_WINDOW = timedelta(hours=3)  # from FEEDBACK_DIGEST_TIME: when a rep's digest of the day may be written
 MAX_REASONS = 10
 LINK_SALT = "handoff.feedback.one-click-rating"

@@ -61,18 +61,26 @@ def feedback_link_read(token: str) -> LinkClaim:
     return LinkClaim(request_id=data["q"], rater_id=data["u"], rating=data["r"], revision=data["v"])
 
 
-def feedback_link_urls(request: FeedbackRequest) -> list[tuple[int, str, str]]:
-    """(rating, its label, absolute one-click URL) for 1–5, for the rater of this request at its current version."""
-    # One reverse() for all the links of a digest's leads: the token is the only part that changes.
-    page = settings.SITE_URL.rstrip("/") + reverse("feedback_link", args=["TOKEN"])
+def feedback_link_page() -> str:
+    """The one-click page's absolute URL with the token left as "TOKEN": reversed once for a whole digest."""
+    return settings.SITE_URL.rstrip("/") + reverse("feedback_link", args=["TOKEN"])
+
+
+def feedback_link_urls(request: FeedbackRequest, *, page: str | None = None) -> list[tuple[int, str, str]]:
+    """(rating, its label, absolute one-click URL) for 1–5, for the rater of this request at its current version.
+
+    `page`: `feedback_link_page()`, when many requests' links are made at once (the token is the only part that
+    changes). The tokens are `feedback_link_token`'s, signed by one signer.
+    """
+    page = page or feedback_link_page()
+    signer = signing.TimestampSigner(salt=LINK_SALT)  # what signing.dumps does, made once for the five
     revision = feedback_revision(request)
     return [
         (
             rating,
             RATING_LABELS[rating],
             page.replace(
-                "TOKEN",
-                feedback_link_token(request_id=request.pk, rater_id=request.rater_id, rating=rating, revision=revision),
+                "TOKEN", signer.sign_object({"q": request.pk, "u": request.rater_id, "r": rating, "v": revision})
             ),
         )
         for rating in range(RATING_MIN, RATING_MAX + 1)

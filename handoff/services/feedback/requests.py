@@ -7,10 +7,13 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -43,8 +46,10 @@ from handoff.selectors.feedback import (
     PolicyPoints,
     calendar_zones,
     last_reject_reason,
+    people_calendars,
     policy_feedback_points,
 )
+from handoff.selectors.quality import report_zone
 
 from .constants import REQUEST_BATCH
 from .tallies import _groups, _tally
@@ -135,9 +140,50 @@ def _with_accept_clock(queryset):
 
 _TALLIED = ("qualified_at", "lead_source", "segment", "definition_id", "reject_reason_id")
 
+# What an insert's new requests add to the tallies, counted by PostgreSQL from the rows the insert returns: a few
+# hundred (day, source, segment, definition, reject reason) groups leave the database, not one row per request.
+_COUNT_ADDED = """
+    SELECT (qualified_at AT TIME ZONE %s)::date, lead_source, segment, definition_id, reject_reason_id, count(*)
+    FROM added GROUP BY 1, 2, 3, 4, 5"""
+
+
+_WORK_MEM = "SET LOCAL work_mem = '64MB'"  # this transaction only
+
+
+def _tally_added(counted: list[tuple]) -> int:
+    """Count new requests into the tallies, from (day, source, segment, definition, reject reason, n) rows."""
+    _tally(
+        [(tuple(row[:4]), {"pending": row[5]}) for row in counted],
+        [(tuple(row[:4]), row[4], row[5]) for row in counted if row[4] is not None],
+    )
+    return sum(row[5] for row in counted)
+
+
+def _insert_statement(source) -> tuple[str, list]:
+    """`INSERT INTO request (…) SELECT … ON CONFLICT (handoff, rater) DO NOTHING RETURNING` what the tallies group
+    by, the columns in the order `source` (annotated with `_new_request`) selects them."""
+    query = source.values(*_ALIASES.values()).query
+    by_alias = {alias: name for name, alias in _ALIASES.items()}
+    selected = list(query.selected or ()) if hasattr(query, "selected") else list(query.annotation_select)
+    meta, quote = FeedbackRequest._meta, connection.ops.quote_name
+    targets = ", ".join(quote(meta.get_field(by_alias[alias]).column) for alias in selected)
+    sql, params = query.sql_with_params()
+    returning = ", ".join(quote(meta.get_field(name).column) for name in _TALLIED)
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({targets}) SELECT * FROM ({sql}) AS source "
+        f"ON CONFLICT (handoff_id, rater_id) DO NOTHING RETURNING {returning}",
+        list(params),
+    )
+
 
 def _insert_requests(source) -> int:
     """Insert the requests `source` selects (an existing one is skipped), with their tallies; how many were new."""
+    if connection.vendor == "postgresql":
+        statement, params = _insert_statement(source)
+        with connection.cursor() as cursor:
+            cursor.execute(_WORK_MEM)  # the insert's sort and what it added, in memory (see `_claim_and_ask`)
+            cursor.execute(f"WITH added AS ({statement}) {_COUNT_ADDED}", [*params, report_zone().key])
+            return _tally_added(cursor.fetchall())
     added = insert_from_select(FeedbackRequest, source, _ALIASES, unique=("handoff", "rater"), returning=_TALLIED)
     groups = _groups(added)
     _tally(
@@ -150,55 +196,107 @@ def _insert_requests(source) -> int:
 def _requests_for_reached_points(
     result: RequestsResult, *, now: datetime, points: dict[int, PolicyPoints], active: int | None, batch: int
 ) -> None:
-    asks = Q()
-    for policy_id, policy in points.items():
-        if policy.events:
-            asks |= Q(new_policy_id=policy_id, point__in=sorted(policy.events))
+    asks = {policy_id: sorted(policy.events) for policy_id, policy in points.items() if policy.events}
     reached = FeedbackPointReached.objects.filter(reached_at__lte=now)
     if not reached.exists():  # the usual case: no lock, no transaction
         return
+    claim = _claim_and_ask if connection.vendor == "postgresql" else _claim_and_ask_portable
     while True:
         with transaction.atomic():
-            ids = list(reached.select_for_update(skip_locked=True).order_by("pk").values_list("pk", flat=True)[:batch])
-            if not ids:
-                return
-            if asks:  # no policy asks at any event point: the points are simply used up
-                id_field = BigIntegerField()
-                copied = {
-                    name: F(name)
-                    for name in (
-                        "handoff_id",
-                        "rater_id",
-                        "point",
-                        "definition_id",
-                        "qualified_at",
-                        "lead_source",
-                        "segment",
-                        "reject_reason_id",
-                    )
-                }
-                source = (
-                    FeedbackPointReached.objects.filter(pk__any=ids, rater__is_active=True)
-                    .annotate(
-                        **_new_request(
-                            now,
-                            point_at=F("reached_at"),
-                            # An unclocked handoff is asked as the policy in force says.
-                            policy_id=Coalesce(
-                                "policy_id", Value(active, output_field=id_field), output_field=id_field
-                            ),
-                            **copied,
-                        )
-                    )
-                    .filter(asks)
-                    # The earliest point of a handoff wins; the same order in every worker.
-                    .order_by("handoff_id", "reached_at", "pk")
-                )
-                result.created += _insert_requests(source)
-            FeedbackPointReached.objects.filter(pk__any=ids).delete()
-            result.points_read += len(ids)
-        if len(ids) < batch:
+            claimed, created = claim(now=now, asks=asks, active=active, batch=batch)
+        result.points_read += claimed
+        result.created += created
+        if claimed < batch:
             return
+
+
+def _claim_and_ask(*, now: datetime, asks: dict[int, list[str]], active: int | None, batch: int) -> tuple[int, int]:
+    """PostgreSQL: one statement claims a batch of reached points (SKIP LOCKED: rows another worker holds are left
+    to it), deletes them, inserts their requests and counts what the tallies add. Returns (claimed, created)."""
+    queue, requests = FeedbackPointReached._meta.db_table, FeedbackRequest._meta.db_table
+    users = get_user_model()._meta.db_table
+    # The policies that ask at these points; an unclocked handoff is asked as the policy in force says. No policy
+    # asks at any event point: the points are simply used up.
+    condition = " OR ".join(["(coalesce(c.policy_id, %s::bigint) = %s AND c.point = ANY(%s))"] * len(asks)) or "false"
+    condition_params = [value for policy_id, names in asks.items() for value in (active, policy_id, names)]
+    with connection.cursor() as cursor:
+        # A batch's rows are sorted (the insert's lock order) and held twice (what was claimed, what was added):
+        # in memory, not in temporary files.
+        cursor.execute(_WORK_MEM)
+        cursor.execute(
+            # The claimed rows are deleted by their physical address (ctid), looked up once, rather than joined
+            # back by id: half the cost of the delete. Queue rows are never updated, and these are locked, so the
+            # address is the row's.
+            f"""WITH claimed AS (
+                    DELETE FROM {queue} WHERE ctid = ANY(ARRAY(
+                        SELECT ctid FROM {queue} WHERE reached_at <= %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED))
+                    RETURNING *
+                ), added AS (
+                    INSERT INTO {requests} (handoff_id, rater_id, point, point_at, asked_at, policy_id, definition_id,
+                        qualified_at, lead_source, segment, reject_reason_id, digests, outcome)
+                    SELECT c.handoff_id, c.rater_id, c.point, c.reached_at, %s, coalesce(c.policy_id, %s::bigint),
+                           c.definition_id, c.qualified_at, c.lead_source, c.segment, c.reject_reason_id, 0, %s
+                    FROM claimed c
+                    -- A filter on a hashed list of the few inactive people, not a join the planner would have to
+                    -- guess the claimed rows' number for.
+                    WHERE c.rater_id NOT IN (SELECT id FROM {users} WHERE NOT is_active) AND ({condition})
+                    -- The earliest point of a handoff wins; the same order in every worker.
+                    ORDER BY c.handoff_id, c.reached_at, c.id
+                    ON CONFLICT (handoff_id, rater_id) DO NOTHING
+                    RETURNING {", ".join(_TALLIED)}
+                ), counted AS ({_COUNT_ADDED})
+                SELECT n.claimed, counted.* FROM (SELECT count(*) AS claimed FROM claimed) n
+                LEFT JOIN counted ON true""",
+            [now, batch, now, active, FeedbackOutcome.PENDING.value, *condition_params, report_zone().key],
+        )
+        rows = cursor.fetchall()
+    return rows[0][0], _tally_added([row[1:] for row in rows if row[1] is not None])
+
+
+def _claim_and_ask_portable(
+    *, now: datetime, asks: dict[int, list[str]], active: int | None, batch: int
+) -> tuple[int, int]:
+    """Elsewhere (SQLite, one writer at a time): the same in three statements."""
+    ids = list(
+        FeedbackPointReached.objects.filter(reached_at__lte=now)
+        .select_for_update(skip_locked=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch]
+    )
+    if not ids:
+        return 0, 0
+    created = 0
+    if asks:
+        id_field = BigIntegerField()
+        copied = {
+            name: F(name)
+            for name in (
+                "handoff_id",
+                "rater_id",
+                "point",
+                "definition_id",
+                "qualified_at",
+                "lead_source",
+                "segment",
+                "reject_reason_id",
+            )
+        }
+        source = (
+            FeedbackPointReached.objects.filter(pk__any=ids, rater__is_active=True)
+            .annotate(
+                **_new_request(
+                    now,
+                    point_at=F("reached_at"),
+                    policy_id=Coalesce("policy_id", Value(active, output_field=id_field), output_field=id_field),
+                    **copied,
+                )
+            )
+            .filter(reduce(or_, (Q(new_policy_id=pk, point__in=names) for pk, names in asks.items())))
+            .order_by("handoff_id", "reached_at", "pk")
+        )
+        created = _insert_requests(source)
+    FeedbackPointReached.objects.filter(pk__any=ids).delete()
+    return len(ids), created
 
 
 def accept_cutoff(moment: datetime, days: int, cal: businesstime.Calendar) -> datetime:
@@ -221,6 +319,15 @@ def _reached_at(lo: datetime, hi: datetime, days: int, cal: businesstime.Calenda
         whens.append(When(**{f"{path}__gte": start, f"{path}__lt": end}, then=Value(reached)))
         day += timedelta(days=1)
     return Case(*whens, default=Value(None), output_field=DateTimeField())
+
+
+def _owners_by(cal_id: int, default: int | None, assigned: dict[int, int]) -> Q | None:
+    """The handoff owners who work by this calendar (None: nobody does), given who has a calendar of their own."""
+    if cal_id == default:
+        elsewhere = [user_id for user_id, calendar_id in assigned.items() if calendar_id != cal_id]
+        return ~Q(owner_id__any=elsewhere) if elsewhere else Q()
+    here = [user_id for user_id, calendar_id in assigned.items() if calendar_id == cal_id]
+    return Q(owner_id__any=here) if here else None
 
 
 def _requests_after_accept(
@@ -261,12 +368,9 @@ def _requests_after_accept(
         ],
         ignore_conflicts=True,
     )
-    owner_calendar = Coalesce(
-        F("owner__profile__calendar_id"),
-        F("owner__profile__team__calendar_id"),
-        Value(default, output_field=BigIntegerField()),
-        output_field=BigIntegerField(),
-    )
+    # Whose business days count: the owner's calendar (their own, else their team's, else the default). Read once
+    # as owner ids, so that the handoffs are found by the range of their acceptance times alone.
+    assigned = people_calendars()
     for cal_id, days in sorted(due):
         cal = cals[cal_id]
         until = accept_cutoff(now, days, cal)
@@ -279,17 +383,17 @@ def _requests_after_accept(
             if scan is None:
                 continue  # another worker holds this range
             if scan.accepted_before < until:
+                owners = _owners_by(cal_id, default, assigned)
                 source = (
                     _with_accept_clock(
                         Handoff.objects.filter(
+                            owners,
                             state=HandoffState.ACCEPTED,
                             accepted_at__gte=scan.accepted_before,
                             accepted_at__lt=until,
                             owner__is_active=True,
                         )
                     )
-                    .alias(new_calendar_id=owner_calendar)
-                    .filter(new_calendar_id=cal_id)
                     .annotate(
                         **_request_values(
                             now=now,
@@ -300,7 +404,8 @@ def _requests_after_accept(
                     .filter(new_policy_id__in=policies_by_days[days])
                     .order_by("pk")
                 )
-                result.created += _insert_requests(source)
+                if owners is not None:
+                    result.created += _insert_requests(source)
                 scan.accepted_before = until
                 result.accept_ranges += 1
             scan.checked_at = now

@@ -19,6 +19,7 @@ from .actions import (
     handoff_resolve,
     handoff_resume,
     handoff_touch,
+    handoffs_accept,
     handoffs_close,
     handoffs_convert,
     handoffs_reassign,
@@ -26,7 +27,7 @@ from .actions import (
     handoffs_reject,
 )
 from .machine import MAX_BATCH, on_transition
-from .qualification import active_definition, handoff_qualify, handoffs_qualify, leads_qualify_by_rule
+from .qualification import active_definition, handoff_qualify, handoffs_qualify, leads_qualify, leads_qualify_by_rule
 from .rules import (
     MILESTONE_ACTIONS,
     PARTY_TEXT,
@@ -66,12 +67,14 @@ __all__ = [
     "handoff_resolve",
     "handoff_resume",
     "handoff_touch",
+    "handoffs_accept",
     "handoffs_close",
     "handoffs_convert",
     "handoffs_qualify",
     "handoffs_reassign",
     "handoffs_recycle",
     "handoffs_reject",
+    "leads_qualify",
     "leads_qualify_by_rule",
     "on_transition",
     "parties",

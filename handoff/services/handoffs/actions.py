@@ -11,14 +11,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from handoff import businesstime
-from handoff.exceptions import InvalidInput
-from handoff.models import Handoff, HandoffState, ReasonCode, Role, Touch
+from handoff.exceptions import InvalidInput, WrongState
+from handoff.models import Handoff, HandoffState, Milestone, ReasonCode, Role, Touch
+from handoff.models.sla import RUNNING
 from handoff.selectors.calendars import owner_calendar
 from handoff.selectors.people import user_has_role
 
 from ..actors import Actor
 from .machine import _lock, _transition
-from .rules import Action, Decision
+from .rules import Action, Decision, check
 
 S = HandoffState
 
@@ -49,7 +50,14 @@ def _stamped(
 
 
 def handoff_accept(*, handoff: Handoff | int, actor: Actor, note: str = "", at: datetime | None = None) -> Handoff:
-    return _stamped(Action.ACCEPT, [handoff], actor, at=at, note=note)[0]
+    return handoffs_accept(handoffs=[handoff], actor=actor, note=note, at=at)[0]
+
+
+def handoffs_accept(
+    *, handoffs: Sequence[Handoff | int], actor: Actor, note: str = "", at: datetime | None = None
+) -> list[Handoff]:
+    """Accept one or many handoffs (a rep's bulk accept); all or none."""
+    return _stamped(Action.ACCEPT, handoffs, actor, at=at, note=note)
 
 
 def handoff_reject(
@@ -147,12 +155,32 @@ def _touch_data(kind: str, outcome: str, at: datetime, now: datetime) -> dict:
 
 def handoff_pause(*, handoff: Handoff | int, actor: Actor, note: str = "", at: datetime | None = None) -> Handoff:
     """Pause the handoff's running SLA milestones by hand (the customer asked to be called next month)."""
+    _clocks_check(Action.PAUSE, handoff, actor)
     return _transition(Action.PAUSE, [handoff], actor, at=at or timezone.now(), note=note)[0]
 
 
 def handoff_resume(*, handoff: Handoff | int, actor: Actor, note: str = "", at: datetime | None = None) -> Handoff:
     """Resume the handoff's paused milestones; their due times move by the business time spent paused."""
+    _clocks_check(Action.RESUME, handoff, actor)
     return _transition(Action.RESUME, [handoff], actor, at=at or timezone.now(), note=note)[0]
+
+
+def _clocks_check(action: Action, handoff: Handoff | int, actor: Actor) -> None:
+    """Refuse before writing anything: who may not (the rules), or no clock to pause or resume (a wrong state).
+
+    The transition checks both again under its lock; this keeps a refusal from writing and rolling back.
+    """
+    target = handoff
+    if not isinstance(target, Handoff):
+        target = Handoff.objects.select_related("lead").filter(pk=handoff).first()
+    if target is None:
+        return  # the transition says it does not exist
+    check(action, actor, target)
+    clocks = Milestone.objects.filter(handoff_id=target.pk, met_at__isnull=True, stopped_at__isnull=True)
+    if action == Action.PAUSE and not clocks.filter(RUNNING).exists():
+        raise WrongState(f"Lead {target.lead} has no running SLA milestone to pause.", code="wrong_state")
+    if action == Action.RESUME and not clocks.filter(paused_at__isnull=False).exists():
+        raise WrongState(f"Lead {target.lead} has no paused SLA milestone.", code="wrong_state")
 
 
 def handoff_convert(*, handoff: Handoff | int, actor: Actor, note: str = "", at: datetime | None = None) -> Handoff:

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from handoff.db import insert_rows
 from handoff.exceptions import InvalidInput
 from handoff.models import Handoff, HandoffEvent, HandoffState, ReasonCode
 
@@ -82,8 +83,23 @@ def _log(
     reason: ReasonCode | None = None,
     note: str = "",
     data: dict | None = None,
+    data_by_handoff: dict[int, dict] | None = None,
+    returning: bool = True,
 ) -> list[HandoffEvent]:
-    """One audit row per (handoff, from-state, to-state), with the definition the handoff was judged by."""
+    """One audit row per (handoff, from-state, to-state), with the definition the handoff was judged by.
+
+    `data_by_handoff`: details of each handoff's own (a routing decision), by handoff id; else `data` for all.
+    `returning=False`: the caller needs no event objects back (a routing batch), so the rows go in as COPY.
+    """
+    if not returning:
+        insert_rows(HandoffEvent, [
+            {"handoff_id": handoff.pk, "lead_id": handoff.lead_id, "action": action, "from_state": from_state,
+             "to_state": to_state, "actor_kind": actor.kind, "actor_id": actor.user_id,
+             "reason_id": reason.pk if reason else None, "note": note, "definition_id": handoff.definition_id,
+             "data": (data_by_handoff or {}).get(handoff.pk, data or {}), "at": at}
+            for handoff, from_state, to_state in moves
+        ])
+        return []
     return HandoffEvent.objects.bulk_create(
         HandoffEvent(
             handoff=handoff,
@@ -96,7 +112,7 @@ def _log(
             reason=reason,
             note=note,
             definition_id=handoff.definition_id,
-            data=data or {},
+            data=(data_by_handoff or {}).get(handoff.pk, data or {}),
             at=at,
         )
         for handoff, from_state, to_state in moves

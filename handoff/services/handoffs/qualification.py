@@ -30,12 +30,23 @@ def active_definition() -> LeadDefinition:
 def handoff_qualify(*, lead: Lead | int, actor: Actor, note: str = "", at: datetime | None = None) -> Handoff:
     """A marketer tags a lead as qualified (MQL): it is handed to its owner."""
     lead_id = lead.pk if isinstance(lead, Lead) else int(lead)
+    return leads_qualify(lead_ids=[lead_id], actor=actor, note=note, at=at)[0]
+
+
+def leads_qualify(
+    *, lead_ids: Sequence[int], actor: Actor, note: str = "", at: datetime | None = None
+) -> list[Handoff]:
+    """A marketer qualifies several leads at once (bulk qualify): all or none, in one set-based batch."""
     if actor.kind == ActorKind.USER and not actor.has_role(Role.MARKETER):
         raise NotAllowed("Only a marketer can qualify a lead.", code="forbidden_role")
     if actor.kind not in (ActorKind.USER, ActorKind.RULE):
         raise NotAllowed("Only a marketer or the lead definition rule can qualify a lead.", code="forbidden_role")
-    created = handoffs_qualify(lead_ids=[lead_id], actor=actor, note=note, at=at, strict=True)
-    return created[0]
+    ids = sorted({int(pk) for pk in lead_ids})
+    if not ids:
+        raise InvalidInput("Tick the leads to qualify.", field="leads")
+    if len(ids) > MAX_BATCH:
+        raise InvalidInput(f"At most {MAX_BATCH} leads at a time.", field="leads")
+    return handoffs_qualify(lead_ids=ids, actor=actor, note=note, at=at, strict=True)
 
 
 def handoffs_qualify(

@@ -23,6 +23,7 @@ class Party(StrEnum):
     RULE = "rule"
     SYNC = "sync"
     SYSTEM = "system"
+    ROUTING = "routing"
 
 
 PARTY_TEXT = {
@@ -32,6 +33,7 @@ PARTY_TEXT = {
     Party.RULE: "the lead definition rule",
     Party.SYNC: "the CRM sync",
     Party.SYSTEM: "the SLA escalation",
+    Party.ROUTING: "routing",
 }
 
 

@@ -87,6 +87,11 @@ def sla_escalate(*, milestone_ids: Sequence[int], at: datetime | None = None) ->
     requeued = _escalate_in_batches(
         requeue, lambda batch, note: handoffs_reassign(handoffs=batch, actor=system, owner=None, note=note, at=at)
     )
+    if requeued:
+        # Imported here: routing restarts SLA clocks, so it imports this package. The rep who breached is skipped.
+        from ..routing import routing_requeue
+
+        routing_requeue(breached_by={pk: now_in[pk][1] for pk in requeued}, at=at)
     recycled = _escalate_in_batches(
         recycle,
         lambda batch, note: handoffs_recycle(handoffs=batch, actor=system, reason=ESCALATION_REASON, note=note, at=at),

@@ -1,0 +1,246 @@
+"""What a read costs: the list rows are the serializers' output read another way, every list API costs the same
+queries for 3 rows or 30, and no request reads the reader's roles twice."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.db.models import OuterRef, Prefetch, Subquery
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from handoff.api import serializers as s
+from handoff.models import Handoff, Lead, Milestone, ReasonCode, Role, SyncRun
+from handoff.models.handoffs import OPEN_STATES
+from handoff.services import handoffs as machine
+from handoff.services.actors import Actor
+from handoff.services.definitions import definition_create
+from handoff.services.feedback import feedback_requests_create
+from handoff.services.handoffs import handoffs_reject
+
+from ..factories import make_lead, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def as_json(data) -> object:
+    return json.loads(json.dumps(data, default=str))
+
+
+@pytest.fixture
+def every_kind(cast, qualified):
+    """Handoffs in every shape a row can take: accepted with a breached clock, rejected, disputed, in the queue,
+    another team's, owned by a rep in no team, a lead with no score and one converted."""
+    marketer = cast.actor("marketer")
+
+    def handed(owner, **fields):
+        return machine.handoff_qualify(lead=make_lead(owner=owner, **fields), actor=marketer)
+
+    accepted = machine.handoff_accept(handoff=handed(cast.rep, score=None), actor=cast.actor("rep"))
+    Milestone.objects.filter(handoff=accepted, kind="accept").update(breached_at=timezone.now() - timedelta(hours=1))
+    rejected = machine.handoff_reject(handoff=handed(cast.rep), actor=cast.actor("rep"), reason="wrong_region")
+    machine.handoff_dispute(
+        handoff=machine.handoff_reject(handoff=handed(cast.rep), actor=cast.actor("rep"), reason="student"),
+        actor=marketer,
+        reason="meets_definition",
+    )
+    handed(None)
+    handed(cast.other_rep, first_name="", title="VP")
+    handed(make_user("lone.rep", Role.SALES_REP, first_name="Lone", last_name="Rep"))
+    make_lead(owner=cast.rep, is_converted=True, converted_at=timezone.now() - timedelta(days=2))
+    make_lead(owner=None, crm_created_at=None)
+    return rejected
+
+
+def serialized_handoffs(user) -> dict[int, dict]:
+    clocks = Milestone.objects.select_related("policy").order_by("round", "due_at")
+    handoffs = Handoff.objects.select_related(
+        "lead", "owner__profile", "definition", "reason", "dispute_reason", "qualified_by"
+    ).prefetch_related(Prefetch("milestones", queryset=clocks))
+    data = s.HandoffSerializer(handoffs, many=True, context={"actor": Actor.person(user)}).data
+    return {row["id"]: as_json(row) for row in data}
+
+
+def serialized_leads() -> dict[int, dict]:
+    open_handoff = Handoff.objects.filter(lead=OuterRef("pk"), state__in=OPEN_STATES).values("pk")[:1]
+    leads = Lead.objects.select_related("owner").annotate(open_handoff_id=Subquery(open_handoff))
+    return {row["id"]: as_json(row) for row in s.LeadSerializer(leads, many=True).data}
+
+
+# ---------------------------------------------------------------------------------------------
+# The rows are the serializers' output
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("reader", ["rep", "manager", "other_manager", "marketer"])
+def test_a_handoff_list_row_is_what_the_handoff_serializer_gives(api, cast, every_kind, reader):
+    rows = api(reader).get("/api/handoffs/").json()["results"]
+
+    assert rows
+    expected = serialized_handoffs(getattr(cast, reader))
+    for row in rows:
+        assert row == expected[row["id"]]
+        assert list(row) == list(expected[row["id"]])
+    assert any(m["is_breach"] for row in rows for m in row["milestones"]) or reader == "other_manager"
+
+
+@pytest.mark.parametrize("reader", ["rep", "manager", "marketer"])
+def test_a_lead_list_row_is_what_the_lead_serializer_gives(api, cast, every_kind, reader):
+    rows = api(reader).get("/api/leads/").json()["results"]
+
+    assert rows
+    expected = serialized_leads()
+    for row in rows:
+        assert row == expected[row["id"]]
+        assert list(row) == list(expected[row["id"]])
+
+
+def test_the_rows_give_instants_in_the_active_zone_as_the_serializers_do(cast, every_kind):
+    with timezone.override("America/New_York"):
+        expected = serialized_handoffs(cast.marketer)
+        values = Handoff.objects.values(*s.HANDOFF_COLUMNS)
+        rows = s.handoff_rows(values, actor=cast.actor("marketer"))
+
+    assert rows and all(as_json(row) == expected[row["id"]] for row in rows)
+    assert rows[0]["handed_at"].endswith(("-05:00", "-04:00"))
+
+
+def test_the_bulk_reject_answers_the_list_rows_of_what_it_rejected(api, cast):
+    leads = [make_lead(owner=cast.rep) for _ in range(3)]
+    handed = machine.handoffs_qualify(lead_ids=[lead.pk for lead in leads], actor=cast.actor("marketer"))
+    ids = sorted(h.pk for h in handed)
+
+    response = api("rep").post("/api/handoffs/bulk-reject/", {"ids": ids, "reason": "duplicate"}, format="json")
+
+    assert response.status_code == 200, response.json()
+    expected = serialized_handoffs(cast.rep)
+    assert response.json()["results"] == [expected[pk] for pk in ids]
+
+
+# ---------------------------------------------------------------------------------------------
+# Every list costs the same queries whatever its length
+# ---------------------------------------------------------------------------------------------
+def grow(cast, n: int) -> None:
+    """n more rows of every list: handoffs of the team (half rejected, with their feedback requests), reason
+    codes, definition versions, sync runs."""
+    leads = [make_lead(owner=cast.rep) for _ in range(n)]
+    handed = machine.handoffs_qualify(lead_ids=[lead.pk for lead in leads], actor=cast.actor("marketer"))
+    handoffs_reject(handoffs=[h.pk for h in handed[: n // 2 + 1]], actor=cast.actor("rep"), reason="duplicate")
+    feedback_requests_create()
+    start = ReasonCode.objects.count()
+    ReasonCode.objects.bulk_create(
+        ReasonCode(kind="reject", code=f"code-{start + i}", label=f"Code {start + i}") for i in range(n)
+    )
+    for i in range(n):
+        definition_create(name=f"Version {i}", conditions=[], created_by=cast.marketer)
+    now = timezone.now()
+    SyncRun.objects.bulk_create(
+        SyncRun(kind=SyncRun.Kind.INCREMENTAL, started_at=now, finished_at=now, outcome=SyncRun.Outcome.SUCCEEDED)
+        for _ in range(n)
+    )
+
+
+LISTS = [
+    ("rep", "/api/handoffs/"),
+    ("rep", "/api/handoffs/?breached=false&state=qualified&state=rejected"),
+    ("manager", "/api/handoffs/"),
+    ("manager", "/api/handoffs/?breached=false&team={team}&due_before=2100-01-01T00:00:00Z"),
+    ("marketer", "/api/handoffs/"),
+    ("rep", "/api/leads/"),
+    ("manager", "/api/leads/?qualified=true"),
+    ("marketer", "/api/leads/"),
+    ("rep", "/api/feedback/"),
+    ("manager", "/api/feedback/"),
+    ("marketer", "/api/feedback/"),
+    ("manager", "/api/sync-runs/"),
+    ("rep", "/api/reason-codes/"),
+    ("marketer", "/api/definitions/"),
+]
+
+
+def token_client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client
+
+
+def count(client, url: str) -> tuple[int, int, list[str]]:
+    """(rows, queries, the queries) of one GET, through the token authentication a program uses."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    rows = len(body["results"] if isinstance(body, dict) else body)
+    return rows, len(queries.captured_queries), [q["sql"] for q in queries.captured_queries]
+
+
+@pytest.mark.parametrize(("reader", "url"), LISTS)
+def test_every_list_costs_the_same_queries_for_three_rows_or_thirty(cast, reader, url):
+    client = token_client(getattr(cast, reader))
+    url = url.format(team=cast.team.pk)
+    grow(cast, 3)
+    few_rows, few, _ = count(client, url)
+    grow(cast, 27)
+    many_rows, many, sql = count(client, url)
+
+    assert many_rows > few_rows >= 1
+    assert many == few, "\n".join(sql)
+
+
+# ---------------------------------------------------------------------------------------------
+# Roles are read once per request, API and pages alike
+# ---------------------------------------------------------------------------------------------
+def role_reads(sql: list[str]) -> int:
+    """Queries reading one person's groups (a query of reps that joins the groups table is not one)."""
+    return sum('FROM "auth_group"' in q and '"auth_user_groups"."user_id" = ' in q for q in sql)
+
+
+@pytest.mark.parametrize(("reader", "url"), LISTS)
+def test_an_api_request_reads_the_reader_s_roles_at_most_once(cast, reader, url):
+    grow(cast, 3)
+    _, _, sql = count(token_client(getattr(cast, reader)), url.format(team=cast.team.pk))
+
+    assert role_reads(sql) <= 1
+
+
+def test_an_action_reads_the_reader_s_roles_once(cast, qualified):
+    with CaptureQueriesContext(connection) as queries:
+        response = token_client(cast.rep).post(f"/api/handoffs/{qualified.pk}/accept/", {}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert role_reads([q["sql"] for q in queries.captured_queries]) == 1
+
+
+@pytest.mark.parametrize(
+    ("reader", "path"),
+    [("rep", "/my-handoffs/"), ("manager", "/team/"), ("manager", "/disputes/"), ("marketer", "/qualify/"),
+     ("marketer", "/rejected/"), ("rep", "/"), ("rep", "lead")],
+)
+def test_a_page_reads_the_reader_s_roles_once(cast, every_kind, reader, path):
+    client = Client()
+    client.force_login(getattr(cast, reader))
+    if path == "lead":
+        path = f"/leads/{every_kind.lead_id}/"
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+
+    assert response.status_code in (200, 302)
+    assert role_reads([q["sql"] for q in queries.captured_queries]) == 1
+
+
+def test_a_manager_s_team_is_read_once_per_request_and_filters_on_the_owner(cast, every_kind):
+    _, _, sql = count(token_client(cast.manager), "/api/handoffs/")
+
+    assert sum('"handoff_repprofile"' in q and '"handoff_team"' in q for q in sql) == 1
+    page = next(q for q in sql if q.lstrip().startswith('SELECT "handoff_handoff"."id"'))
+    assert '"handoff_team"' not in page
+    assert make_user("new.rep", Role.SALES_REP, team=cast.team)  # a new member is seen on the next request
+    lead = make_lead(owner=User.objects.get(username="new.rep"))
+    handed = machine.handoff_qualify(lead=lead, actor=cast.actor("marketer"))
+    assert handed.pk in [row["id"] for row in token_client(cast.manager).get("/api/handoffs/").json()["results"]]
+
