@@ -7,6 +7,7 @@ from django.db.models import Max
 from handoff.exceptions import InvalidInput
 from handoff.models import LeadDefinition
 from handoff.rules import parse_conditions
+from handoff.services.versions import version_activate
 
 
 def _validated(conditions) -> list:
@@ -56,8 +57,4 @@ def definition_revise(*, definition: LeadDefinition, conditions: list, name: str
 
 def definition_activate(*, definition: LeadDefinition) -> LeadDefinition:
     """Make this version the one in force; exactly one is active at a time."""
-    with transaction.atomic():
-        LeadDefinition.objects.filter(is_active=True).exclude(pk=definition.pk).update(is_active=False)
-        LeadDefinition.objects.filter(pk=definition.pk).update(is_active=True)
-    definition.refresh_from_db()
-    return definition
+    return version_activate(definition)

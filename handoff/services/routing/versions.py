@@ -3,12 +3,10 @@ never changes (the model refuses), so revising it means saving version N+1."""
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
 
-from handoff.exceptions import InvalidInput
 from handoff.models import RoutingRules, Team
+from handoff.services.versions import version_activate, version_save
 
 
 def routing_rules_save(*, rules: RoutingRules, saved_by=None) -> RoutingRules:
@@ -17,25 +15,7 @@ def routing_rules_save(*, rules: RoutingRules, saved_by=None) -> RoutingRules:
     A new version without a number gets the next one. Teams named in territories are stored as their ids. Raises
     InvalidInput naming the field at fault; nothing is written then.
     """
-    with transaction.atomic():
-        if rules.pk is None:
-            if rules.created_by_id is None and saved_by is not None:
-                rules.created_by = saved_by
-            if not rules.version:
-                rules.version = (RoutingRules.objects.aggregate(v=Max("version"))["v"] or 0) + 1
-        if rules.is_active:
-            # First, so that the one-active constraint holds when the version is validated (rolled back with it).
-            RoutingRules.objects.filter(is_active=True).exclude(pk=rules.pk).update(is_active=False)
-        try:
-            rules.full_clean()
-        except ValidationError as exc:
-            field, messages = next(iter(exc.message_dict.items()))
-            raise InvalidInput(" ".join(messages), field=None if field == "__all__" else field) from exc
-        try:
-            rules.save()
-        except ValidationError as exc:  # a term of an applied version changed
-            raise InvalidInput(" ".join(exc.messages), field="territories") from exc
-    return rules
+    return version_save(rules, saved_by=saved_by, frozen_field="territories")
 
 
 def routing_rules_revise(
@@ -62,8 +42,4 @@ def routing_rules_revise(
 
 def routing_rules_activate(*, rules: RoutingRules) -> RoutingRules:
     """Make this version the one in force; exactly one is active at a time."""
-    with transaction.atomic():
-        RoutingRules.objects.filter(is_active=True).exclude(pk=rules.pk).update(is_active=False)
-        RoutingRules.objects.filter(pk=rules.pk).update(is_active=True)
-    rules.refresh_from_db()
-    return rules
+    return version_activate(rules)
