@@ -54,18 +54,21 @@ def chromium(django_db_setup):
     # calls in between are still synchronous, one at a time. Django then keeps its connections apart from the ones
     # it had before the loop: the new ones get the test database's migration rows (for `serialized_rollback`), and
     # the old ones are closed so the test database can be dropped at the end.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    before = {alias: connections[alias] for alias in connections}
-    with sync_playwright() as playwright:
-        for alias, old in before.items():
-            if hasattr(old, "_test_serialized_contents"):
-                connections[alias]._test_serialized_contents = old._test_serialized_contents
-            old.close()
-        # --no-sandbox: CI runs as root, where chromium's sandbox refuses to start.
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
-        connections.close_all()
+    # The variable is this module's only: set for its tests and removed after, so no later test (or the
+    # subprocesses they start, such as the deployment check) inherits it.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        before = {alias: connections[alias] for alias in connections}
+        with sync_playwright() as playwright:
+            for alias, old in before.items():
+                if hasattr(old, "_test_serialized_contents"):
+                    connections[alias]._test_serialized_contents = old._test_serialized_contents
+                old.close()
+            # --no-sandbox: CI runs as root, where chromium's sandbox refuses to start.
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            yield browser
+            browser.close()
+            connections.close_all()
 
 
 @pytest.fixture
