@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.generics import get_object_or_404  # a malformed id is a 404 too, not a 500
 from rest_framework.request import Request
 from rest_framework.response import Response
 

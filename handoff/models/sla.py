@@ -227,6 +227,9 @@ class PausedBy(models.TextChoices):
 
 # The scans' working set: clocks still running. Both partial indexes cover exactly these rows.
 RUNNING = Q(met_at__isnull=True, breached_at__isnull=True, paused_at__isnull=True, stopped_at__isnull=True)
+# A handoff's clocks with a deadline ahead or overdue (breached ones too): what the lists sort by, "next deadline"
+# (selectors/sla.py, `_TICKING`).
+TICKING = Q(met_at__isnull=True, paused_at__isnull=True, stopped_at__isnull=True)
 
 
 class Milestone(models.Model):
@@ -283,6 +286,9 @@ class Milestone(models.Model):
             # `?breached=` of the handoff lists: does this handoff have a breached clock (selectors/sla.py). Partial:
             # only breached clocks are in it, so it stays small and a flag adds one entry to it.
             models.Index(fields=["handoff"], condition=Q(breached_at__isnull=False), name="milestone_breached_idx"),
+            # The lists' "most urgent first" (selectors/sla.py `with_next_deadline`): each listed handoff's earliest
+            # ticking due time, read from this index alone (migration 0017). Flagging a breach keeps the clock in it.
+            models.Index(fields=["handoff", "due_at"], condition=TICKING, name="milestone_ticking_idx"),
         ]
 
     def __str__(self) -> str:

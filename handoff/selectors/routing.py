@@ -7,11 +7,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from handoff import businesstime
 from handoff.models import (
@@ -19,7 +21,6 @@ from handoff.models import (
     Handoff,
     HandoffRouting,
     RepProfile,
-    RepRouting,
     RepRoutingDay,
     Role,
     RoutingRules,
@@ -30,7 +31,7 @@ from handoff.models import (
 )
 from handoff.models.handoffs import OPEN_STATES
 
-from .calendars import calendars_load, owner_calendar_ids
+from .calendars import calendars_load, default_calendar_id
 from .people import user_roles
 
 # Why a rep got no lead, as the audit and the pages say it.
@@ -66,6 +67,9 @@ class RepState:
     day: date
     away_until: date | None
     skip: str | None  # inactive / away / off_hours: no lead whatever the counts
+    team_name: str = ""
+    calendar_id: int | None = None  # whose hours count for the rep (own, team's, default): clocks follow it
+    calendar: Any = None  # that calendar, loaded
 
     @property
     def capped(self) -> str | None:
@@ -92,21 +96,30 @@ def routing_pool(team_ids: Iterable[int], at: datetime) -> dict[int, list[RepSta
     waited for another sees what that one wrote.
     """
     team_ids = set(team_ids)
+    # One read for who they are, their share and counts (their routing row, if any) and whose calendar they keep.
+    share_fields = ("weight", "daily_cap", "open_cap", "credit", "assigned")
     profiles = list(
         RepProfile.objects.filter(team_id__in=team_ids, user__groups__name=Role.SALES_REP)
-        .values("user_id", "team_id", "is_active", "user__is_active", "user__username", "user__first_name",
-                "user__last_name")
+        .values("user_id", "team_id", "team__name", "is_active", "user__is_active", "user__username",
+                "user__first_name", "user__last_name", "calendar_id", "team__calendar_id",
+                "user__routing__user_id", *(f"user__routing__{name}" for name in share_fields),
+                open_n=Coalesce(Subquery(
+                    Handoff.objects.filter(owner_id=OuterRef("user_id"), state__in=OPEN_STATES)
+                    .order_by().values("owner_id").annotate(n=Count("id")).values("n")
+                ), 0),
+                team_skips_off_hours=F("team__routing__skip_outside_hours"))
         .distinct()
         .order_by("user_id")
     )
     ids = [p["user_id"] for p in profiles]
     shares = {
-        row["user_id"]: row
-        for row in RepRouting.objects.filter(user_id__in=ids).values(
-            "user_id", "weight", "daily_cap", "open_cap", "credit", "assigned"
-        )
+        p["user_id"]: {name: p[f"user__routing__{name}"] for name in share_fields}
+        for p in profiles
+        if p["user__routing__user_id"] is not None
     }
-    calendar_of = owner_calendar_ids(ids)
+    # The rep's calendar, else their team's, else the default (selectors.calendars.owner_calendar_ids's rule).
+    default = default_calendar_id() if any(not (p["calendar_id"] or p["team__calendar_id"]) for p in profiles) else None
+    calendar_of = {p["user_id"]: p["calendar_id"] or p["team__calendar_id"] or default for p in profiles}
     calendars = calendars_load({c for c in calendar_of.values() if c is not None})
     fallback = zoneinfo.ZoneInfo(settings.TIME_ZONE)
     days = {}
@@ -119,12 +132,7 @@ def routing_pool(team_ids: Iterable[int], at: datetime) -> dict[int, list[RepSta
             "user_id", "day", "assigned"
         )
     }
-    open_ = dict(
-        Handoff.objects.filter(owner_id__in=ids, state__in=OPEN_STATES)
-        .values("owner_id")
-        .annotate(n=Count("id"))
-        .values_list("owner_id", "n")
-    )
+    open_ = {p["user_id"]: p["open_n"] for p in profiles}
     away: dict[int, date] = {}
     if ids:
         for user_id, starts, ends in AwayPeriod.objects.filter(
@@ -132,9 +140,7 @@ def routing_pool(team_ids: Iterable[int], at: datetime) -> dict[int, list[RepSta
         ).values_list("user_id", "starts_on", "ends_on"):
             if starts <= days[user_id] <= ends:
                 away[user_id] = max(away.get(user_id, ends), ends)
-    outside_hours = set(TeamRouting.objects.filter(team_id__in=team_ids, skip_outside_hours=True).values_list(
-        "team_id", flat=True
-    ))
+    outside_hours = {p["team_id"] for p in profiles if p["team_skips_off_hours"]}
     pool: dict[int, list[RepState]] = {team_id: [] for team_id in team_ids}
     for p in profiles:
         user_id = p["user_id"]
@@ -163,6 +169,9 @@ def routing_pool(team_ids: Iterable[int], at: datetime) -> dict[int, list[RepSta
                 day=days[user_id],
                 away_until=away.get(user_id),
                 skip=skip,
+                team_name=p["team__name"],
+                calendar_id=calendar_of.get(user_id),
+                calendar=calendar,
             )
         )
     return pool

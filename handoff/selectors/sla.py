@@ -11,7 +11,8 @@ from handoff import businesstime
 from handoff.models import Handoff, Lead, Milestone, SlaPolicy
 from handoff.selectors.calendars import calendars_load
 
-# Clocks with a deadline ahead or overdue: not met, not stopped, not paused (breached ones too: most urgent).
+# Clocks with a deadline ahead or overdue: not met, not stopped, not paused (breached ones too: most urgent). The
+# predicate of the partial index milestone_ticking_idx (models.sla.TICKING): keep the two the same.
 _TICKING = {"met_at__isnull": True, "stopped_at__isnull": True, "paused_at__isnull": True}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -59,6 +60,27 @@ def test_a_url_no_route_or_object_matches_is_a_json_404(api, cast, url):
     response = api("rep").get(url)
     assert response.status_code == 404
     assert error(response)["code"] == "not_found"
+
+
+@pytest.mark.parametrize("bad_id", ["abc", "null,null", "1.5", "-1"])
+def test_every_operation_with_an_id_in_its_path_answers_a_malformed_one_with_a_json_404(api, cast, admin, bad_id):
+    # Every path of the schema with a parameter, every method it has, as the caller who sees the most (an admin)
+    # and as a manager: never a 500, whatever the route's lookup does with a value that is not an id.
+    schema = APIClient().get("/api/schema/", {"format": "json"}).json()
+    checked = 0
+    for path, operations in schema["paths"].items():
+        if "{" not in path:
+            continue
+        url = re.sub(r"\{[^}]+\}", bad_id, path)
+        for method in ("get", "post", "patch", "put", "delete"):
+            if method not in operations:
+                continue
+            for client in (api(admin), api("manager")):
+                response = getattr(client, method)(url, {}, format="json")
+                assert response.status_code == 404, (method, url, response.status_code)
+                assert error(response)["code"] == "not_found", (method, url)
+                checked += 1
+    assert checked >= 20
 
 
 def test_a_stale_cursor_is_a_json_404(api, cast):

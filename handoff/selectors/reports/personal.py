@@ -12,7 +12,7 @@ from handoff.models import RepProfile, Team
 
 from .figures import Figures
 from .scope import ReportQuery, ReportScope
-from .summary import report_total, summary_as_of
+from .summary import report_total, summary_as_of, summary_state
 
 # An internal scope: what the card and the mail count is chosen by their callers (the rep's own handoffs, the
 # manager's teams), not by a reader's filters.
@@ -56,16 +56,16 @@ class MySla:
 def my_sla(*, user: AbstractBaseUser, today: date) -> MySla:
     """This month (days of TIME_ZONE, the 1st to today) for the rep, and for the rep's team."""
     start = today.replace(day=1)
-    as_of = summary_as_of()
+    state = summary_state()  # read once for the card's two totals
+    as_of = state[0]
     query = ReportQuery(start=start, end=today, preset="custom", group_by="rep", rep=user.pk)
-    mine = report_total(scope=_ALL, query=query, as_of=as_of)
-    team_id = RepProfile.objects.filter(user=user).values_list("team_id", flat=True).first()
+    mine = report_total(scope=_ALL, query=query, as_of=as_of, state=state)
+    team_id, name = RepProfile.objects.filter(user=user).values_list("team_id", "team__name").first() or (None, None)
+    name = name or ""
     team = None
-    name = ""
     if team_id is not None:
-        name = Team.objects.filter(pk=team_id).values_list("name", flat=True).first() or ""
         team = report_total(scope=_ALL, query=ReportQuery(start=start, end=today, preset="custom", team=team_id),
-                            as_of=as_of)
+                            as_of=as_of, state=state)
     return MySla(start=start, end=today, as_of=as_of, mine=mine, team=team, team_name=name)
 
 

@@ -173,10 +173,12 @@ def report(*, scope: ReportScope, query: ReportQuery, as_of: datetime | None = N
 
 
 def report_total(
-    *, scope: ReportScope, query: ReportQuery, as_of: datetime | None = None, remember: bool = True
+    *, scope: ReportScope, query: ReportQuery, as_of: datetime | None = None, remember: bool = True,
+    state: tuple[datetime | None, str] | None = None,
 ) -> Figures:
-    """Only the total of the report (the "My SLA" card, the weekly mail, the relationship page)."""
-    state = summary_state()
+    """Only the total of the report (the "My SLA" card, the weekly mail, the relationship page). `state`: the
+    summary's (summary_state()) when the caller has read it already, for several totals of one page."""
+    state = state or summary_state()
     as_of = as_of or state[0]
 
     def compute():

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import Count, F, Q, Value
+from django.db import connection, transaction
+from django.db.models import Case, Count, DateTimeField, F, IntegerField, Q, Value, When
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
@@ -40,6 +40,7 @@ from handoff.models import (
     WriteBack,
 )
 from handoff.models.handoffs import ActorKind, HandoffState
+from handoff.rules import FIELDS as RULE_FIELDS
 from handoff.segments import parse_segments, segment_for
 from handoff.selectors.calendars import calendars_load, owner_calendar_ids
 from handoff.selectors.routing import RepState, active_routing_rules, routing_pool
@@ -62,6 +63,8 @@ ACTION = "route"
 BATCH = 10_000  # handoffs per set of statements; a bigger batch goes in chunks, in one transaction
 NOTICE_TASK = "handoff.routing_notices_send"
 WRITEBACK_TASK = "handoff.writeback_flush"  # services/writeback.py's FLUSH_TASK (not imported: it imports the SLA)
+_HANDOFF_FIELDS = ("id", "lead", "state", "owner", "definition")  # what a routing pass reads of a handoff
+_LEAD_PREFIX = "routing_lead_"
 
 
 @dataclass
@@ -84,6 +87,18 @@ class _WithSegment:
         return getattr(self._lead, name)
 
 
+class _LeadFields:
+    """The lead fields a routing pass read beside its handoff (annotations `routing_lead_<field>`), as a lead."""
+
+    __slots__ = ("_handoff",)
+
+    def __init__(self, handoff: Handoff):
+        self._handoff = handoff
+
+    def __getattr__(self, name: str):
+        return getattr(self._handoff, _LEAD_PREFIX + name)
+
+
 def handoffs_route(
     *,
     handoff_ids: Iterable[int],
@@ -91,11 +106,15 @@ def handoffs_route(
     actor: Actor | None = None,
     exclude: dict[int, Iterable[int]] | None = None,
     handoffs: Sequence[Handoff] = (),
+    fresh: bool = False,
 ) -> RouteResult:
     """Route these handoffs (those still open and without an owner) under the routing rules in force.
 
     `exclude`: handoff id → reps never to get it again (who breached its SLA). `handoffs`: objects the caller holds,
-    whose owner is set to the rep routed (a qualification's listener). No rules in force: nothing happens.
+    whose owner is set to the rep routed (a qualification's listener). `fresh`: `handoffs` were created in this very
+    transaction with their leads attached (a qualification), so no other transaction can see, let alone lock, them
+    and none has a routing row yet: they are routed as held, without reading them again. No rules in force: nothing
+    happens.
     """
     at = at or timezone.now()
     actor = actor or Actor.routing()
@@ -110,7 +129,7 @@ def handoffs_route(
             for start in range(0, len(ids), BATCH):
                 chunk = set(ids[start : start + BATCH])
                 done = handoffs_route(handoff_ids=chunk, at=at, actor=actor, exclude=exclude,
-                                      handoffs=[h for h in handoffs if h.pk in chunk])
+                                      handoffs=[h for h in handoffs if h.pk in chunk], fresh=fresh)
                 result.routed.update(done.routed)
                 result.queued += done.queued
                 result.passed_over += done.passed_over
@@ -119,22 +138,38 @@ def handoffs_route(
         rules = active_routing_rules()
         if rules is None:
             return result
-        locked = list(
-            Handoff.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__any=ids, owner__isnull=True, state__in=ROUTABLE)
-            .select_related("lead")
-            .defer("lead__raw")
-            .order_by("pk")
-        )
+        if fresh and {h.pk for h in handoffs} == set(ids) and all(Handoff.lead.is_cached(h) for h in handoffs):
+            locked = sorted((h for h in handoffs if h.owner_id is None and h.state in ROUTABLE), key=lambda h: h.pk)
+            before = {}
+            fresh_handoffs = True
+        else:
+            # Only what routing reads: the handoff's keys, and the lead fields territories and segments may test as
+            # plain columns beside them (no lead models, no timestamps, no raw record: reading 10,000 handoffs with
+            # their full leads into models was most of a batch).
+            locked = list(
+                Handoff.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(pk__any=ids, owner__isnull=True, state__in=ROUTABLE)
+                .only(*_HANDOFF_FIELDS)
+                .annotate(**{_LEAD_PREFIX + name: F(f"lead__{name}") for name in RULE_FIELDS})
+                .order_by("pk")
+            )
+            before = None
+            fresh_handoffs = False
         result.passed_over = len(ids) - len(locked)
         if not locked:
             return result
-        before = {r.handoff_id: r for r in HandoffRouting.objects.filter(handoff_id__any=[h.pk for h in locked])}
+        if before is None:
+            before = {r.handoff_id: r for r in HandoffRouting.objects.filter(handoff_id__any=[h.pk for h in locked])}
         team_of, territory_of = _territories(rules, locked)
         team_ids = sorted(set(team_of.values()))
         _lock_reps(team_ids)
         pools = routing_pool(team_ids, at)
-        team_names = dict(Team.objects.filter(pk__in=team_ids).values_list("pk", "name"))
+        team_names = {rep.team_id: rep.team_name for team in pools.values() for rep in team}
+        if rules.catch_all_team is not None:
+            team_names[rules.catch_all_team_id] = rules.catch_all_team.name
+        missing = [pk for pk in team_ids if pk not in team_names]
+        if missing:
+            team_names.update(Team.objects.filter(pk__in=missing).values_list("pk", "name"))
 
         chosen: dict[int, RepState] = {}
         decisions: dict[int, dict] = {}
@@ -180,10 +215,12 @@ def handoffs_route(
         # A lead newly in the queue is logged (and its manager told) once; a retry that changes nothing is not.
         newly_waiting = [h for h in waiting if not _was_waiting(before.get(h.pk))]
         now = timezone.now()
+        by_owner: dict[int, list[int]] = defaultdict(list)
         for handoff in routed:
             handoff.owner_id = chosen[handoff.pk].user_id
             handoff.updated_at = now
-        bulk_set(routed, ["owner", "updated_at"])
+            by_owner[handoff.owner_id].append(handoff.pk)
+        _set_owners(by_owner, now)
         logged = routed + newly_waiting
         last_event = HandoffEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         if logged:
@@ -195,7 +232,9 @@ def handoffs_route(
             if rules.first_routed_at is None:
                 type(rules).objects.filter(pk=rules.pk, first_routed_at__isnull=True).update(first_routed_at=at)
             _write_back(routed, last_event, actor, now)
-            clocks_follow_owner(handoffs=routed, at=at)
+            clocks_follow_owner(handoffs=routed, at=at, fresh=fresh_handoffs, calendars={
+                rep.user_id: (rep.calendar_id, rep.calendar) for team in pools.values() for rep in team
+            })
         if newly_waiting:
             _tell_managers(newly_waiting, team_of, decisions, now)
         given = {h.pk: h.owner_id for h in routed}
@@ -205,6 +244,25 @@ def handoffs_route(
         result.routed = given
         result.queued = [h.pk for h in waiting]
     return result
+
+
+def _set_owners(by_owner: dict[int, list[int]], now: datetime) -> None:
+    """Each routed handoff's new owner (owner id → handoff ids), and the time: PostgreSQL in one UPDATE from two
+    integer arrays (no per-row values to adapt), elsewhere one UPDATE per owner."""
+    if not by_owner:
+        return
+    if connection.vendor != "postgresql":
+        for owner_id, owned in sorted(by_owner.items()):
+            Handoff.objects.filter(pk__any=owned).update(owner_id=owner_id, updated_at=now)
+        return
+    pairs = sorted((pk, owner_id) for owner_id, owned in by_owner.items() for pk in owned)
+    table = connection.ops.quote_name(Handoff._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS h SET owner_id = v.owner_id, updated_at = %s "
+            "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, owner_id) WHERE h.id = v.id",
+            [now, [pk for pk, _ in pairs], [owner for _, owner in pairs]],
+        )
 
 
 def _was_waiting(prior: HandoffRouting | None) -> bool:
@@ -220,7 +278,7 @@ def _territories(rules, handoffs: list[Handoff]) -> tuple[dict[int, int], dict[i
         segments = parse_segments(policy.segments) if policy is not None else []
     team_of, territory_of = {}, {}
     for handoff in handoffs:
-        lead = handoff.lead
+        lead = handoff.lead if Handoff.lead.is_cached(handoff) else _LeadFields(handoff)
         if segments is not None:
             lead = _WithSegment(lead, segment_for(segments, lead).name if segments else "")
         territory = territory_for(territories, lead)
@@ -332,29 +390,54 @@ def _tell_managers(waiting: list[Handoff], team_of: dict[int, int], decisions: d
     job_after_commit(NOTICE_TASK)
 
 
-def clocks_follow_owner(*, handoffs: Sequence[Handoff], at: datetime) -> None:
+def _by_window(values: list[tuple[int, object]], output_field) -> Case:
+    """A clock's value by its window: [(window seconds, value)] as one CASE."""
+    return Case(*(When(window_seconds=w, then=Value(v)) for w, v in values), output_field=output_field)
+
+
+def clocks_follow_owner(
+    *,
+    handoffs: Sequence[Handoff],
+    at: datetime,
+    calendars: dict[int, tuple[int | None, object]] | None = None,
+    fresh: bool = False,
+) -> None:
     """The SLA clocks of routed leads start at routing, in the new owner's calendar.
 
     Clocks of the latest round that none of has been met, breached or stopped (a lead straight from qualification or
     from a wait in the queue) start again at `at` with their full windows: set-based, one UPDATE per (calendar,
-    round, policy, window), their due times computed once each. Otherwise (the escalation gave the lead back after
+    round, policy), their due times computed once per window. Otherwise (the escalation gave the lead back after
     a breach) the round's unmet clocks stop and a new round starts for the new owner; an accepted lead's new round
-    has no accept clock to run.
+    has no accept clock to run. `calendars`: owner id → (calendar id, calendar) where the caller has them already
+    (the routing pass's reps), so they are not read again. `fresh`: the handoffs were qualified in this transaction,
+    so their clocks are round 1, just started, none spent or paused: not read to find out.
     """
     ids = [h.pk for h in handoffs]
-    latest: dict[int, tuple[int, bool]] = {}
+    # Most clocks routed are round 1, just (re)started, none spent or paused: only the others are read (a later round,
+    # a spent or a paused clock), and a handoff not among them is in round 1, fresh. (A handoff without clocks then
+    # "restarts" none: the UPDATEs match nothing.)
+    latest: dict[int, tuple[int, bool]] = {pk: (1, False) for pk in ids}
     spent_q = Q(met_at__isnull=False) | Q(breached_at__isnull=False) | Q(stopped_at__isnull=False)
+    paused_q = Q(paused_at__isnull=False)
     any_paused = False
-    for handoff_id, round_, spent, paused in (
+    seen: set[int] = set()
+    for handoff_id, round_, spent, paused in () if fresh else (
         Milestone.objects.filter(handoff_id__any=ids)
+        .filter(Q(round__gt=1) | spent_q | paused_q)
         .values("handoff_id", "round")
-        .annotate(spent=Count("pk", filter=spent_q), paused=Count("pk", filter=Q(paused_at__isnull=False)))
+        .annotate(spent=Count("pk", filter=spent_q), paused=Count("pk", filter=paused_q))
         .values_list("handoff_id", "round", "spent", "paused")
     ):
         any_paused = any_paused or bool(paused)
-        if handoff_id not in latest or round_ > latest[handoff_id][0]:
+        if handoff_id not in seen or round_ > latest[handoff_id][0]:
             latest[handoff_id] = (round_, bool(spent))
-    cal_ids = owner_calendar_ids({h.owner_id for h in handoffs})
+            seen.add(handoff_id)
+    owners = {h.owner_id for h in handoffs}
+    if calendars is not None and owners <= set(calendars):
+        cal_ids = {owner: calendars[owner][0] for owner in owners}
+        known = {cal_id: cal for cal_id, cal in calendars.values() if cal_id is not None}
+    else:
+        cal_ids, known = owner_calendar_ids(owners), {}
     fresh: dict[tuple[int, int], list[int]] = defaultdict(list)  # (calendar, round) → handoff ids
     spent = []
     for handoff in handoffs:
@@ -374,24 +457,37 @@ def clocks_follow_owner(*, handoffs: Sequence[Handoff], at: datetime) -> None:
             .values_list("policy_id", "window_seconds", "policy__reminder_share")
             .distinct()
         )
-        cals = calendars_load({cal for cal, _ in fresh})
+        needed = {cal for cal, _ in fresh}
+        cals = {cal: known[cal] for cal in needed if cal in known}
+        if len(cals) < len(needed):
+            cals.update(calendars_load(needed - set(cals)))
+        by_policy: dict[int, list[tuple[int, int]]] = defaultdict(list)  # policy → (window, reminder) seconds
+        for policy_id, window, share in terms:
+            by_policy[policy_id].append((window, round(window * float(share))))
         for (cal_id, round_), group in fresh.items():
             cal = cals[cal_id]
-            for policy_id, window, share in terms:
-                remind = round(window * float(share))
+            for policy_id, windows in sorted(by_policy.items()):
+                # One UPDATE for the policy's windows: each clock's times picked by its window (CASE).
                 clocks = Milestone.objects.filter(handoff_id__any=group, round=round_, policy_id=policy_id,
-                                                  window_seconds=window)
+                                                  window_seconds__in=[w for w, _ in windows])
                 clocks.filter(paused_at__isnull=True).update(
                     started_at=at, calendar_id=cal_id, reminded_at=None,
-                    due_at=businesstime.add(at, timedelta(seconds=window), cal),
-                    remind_at=businesstime.add(at, timedelta(seconds=remind), cal),
+                    due_at=_by_window([(w, businesstime.add(at, timedelta(seconds=w), cal)) for w, _ in windows],
+                                     DateTimeField()),
+                    remind_at=_by_window([(w, businesstime.add(at, timedelta(seconds=r), cal)) for w, r in windows],
+                                        DateTimeField()),
                 )
                 if any_paused:
                     clocks.filter(paused_at__isnull=False).update(
-                        started_at=at, calendar_id=cal_id, reminded_at=None, remaining_seconds=window,
-                        remind_remaining_seconds=remind,
+                        started_at=at, calendar_id=cal_id, reminded_at=None,
+                        remaining_seconds=_by_window([(w, w) for w, _ in windows], IntegerField()),
+                        remind_remaining_seconds=_by_window(windows, IntegerField()),
                     )
     if spent:
+        if not all(Handoff.lead.is_cached(h) for h in spent):
+            # A new round is timed by the lead's segment: these few (given back after a breach) are read whole.
+            whole = Handoff.objects.select_related("lead").defer("lead__raw").in_bulk([h.pk for h in spent])
+            spent = [whole[h.pk] for h in spent]
         milestones_stop(handoff_ids=[h.pk for h in spent], at=at)
         milestones_start(handoffs=spent, at=at)
         accepted = [h.pk for h in spent if h.state == S.ACCEPTED]
@@ -442,7 +538,8 @@ def routing_on_transition(*, action: str, handoffs: list[Handoff], events, actor
         waiting = [h for h in handoffs if h.owner_id is None]
         if waiting:
             routing_actor = Actor.routing().replaying() if actor.replay else Actor.routing()
-            handoffs_route(handoff_ids=[h.pk for h in waiting], at=events[0].at, actor=routing_actor, handoffs=waiting)
+            handoffs_route(handoff_ids=[h.pk for h in waiting], at=events[0].at, actor=routing_actor, handoffs=waiting,
+                           fresh=True)
     elif action == "reassign":
         owned = [h for h in handoffs if h.owner_id is not None]
         if not owned:
