@@ -91,11 +91,13 @@ def paginate_uncounted(request: HttpRequest, items) -> Stretch:
     return Stretch(rows[:PAGE_SIZE], number, len(rows) > PAGE_SIZE)
 
 
-def paginate_by_id(request: HttpRequest, ordered, rows) -> Page:
+def paginate_by_id(request: HttpRequest, ordered, rows, *, counted: bool = True) -> Page | Stretch:
     """Page through `ordered` reading ids alone (no joins, narrow rows to sort), then read that page's rows in full
     from `rows` (a queryset with its joins), in the same order: a list of 2,000 sorted by a computed deadline costs
-    what its 50 rows cost, not what its 2,000 wide rows would."""
-    page_obj = paginate(request, ordered.select_related(None).values_list("pk", flat=True))
+    what its 50 rows cost, not what its 2,000 wide rows would. Not `counted`: newer and older only (a search, whose
+    count would cost a scan of every row it might match)."""
+    ids_in_order = ordered.select_related(None).values_list("pk", flat=True)
+    page_obj = paginate(request, ids_in_order) if counted else paginate_uncounted(request, ids_in_order)
     ids = list(page_obj.object_list)
     found = rows.in_bulk(ids)
     page_obj.object_list = [found[pk] for pk in ids if pk in found]

@@ -77,7 +77,9 @@ def team_handoffs(request):
         if done:
             return redirect(request.get_full_path())
     rows = visible.select_related(None).select_related("lead", "owner__profile", "reason").defer("lead__raw")
-    page_obj = paginate_by_id(request, _filtered(visible, filters), rows)
+    # A search is paged newer / older, uncounted: counting its matches scans every lead it might match.
+    searching = bool(filters.is_valid() and filters.cleaned_data.get("q"))
+    page_obj = paginate_by_id(request, _filtered(visible, filters), rows, counted=not searching)
     page_obj.object_list = with_deadlines(with_actions(Actor.person(request.user), page_obj.object_list))
     context = {
         "page_obj": page_obj,

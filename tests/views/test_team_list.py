@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from handoff.models import Handoff, HandoffEvent, Milestone, Role
 from handoff.services.handoffs import handoff_qualify
+from handoff.views import common
 from tests.factories import make_lead, make_user
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +131,20 @@ def test_the_team_page_offers_assign_for_queue_rows_and_reassign_for_owned_ones(
     assert f'{reverse("handoff_action", args=[queued.pk, "reassign"])}?next=' in text
     assert ">Assign</a>" in text and ">Reassign</a>" in text
     assert text.count("<dialog") == 1
+
+
+def test_a_search_finds_by_company_and_pages_newer_and_older_without_counting(cast, browser, monkeypatch):
+    for n in range(3):
+        handed(cast, cast.rep, first_name=f"Match{n}", last_name="Lead", company="Acme Rockets")
+    handed(cast, cast.rep, first_name="Other", last_name="Lead", company="Globex")
+    client = browser("manager")
+    monkeypatch.setattr(common, "PAGE_SIZE", 2)
+
+    first = client.get(PAGE, {"q": "acme"}).text
+    second = client.get(PAGE, {"q": "acme", "page": 2}).text
+    unsearched = client.get(PAGE).text
+
+    assert "Match2 Lead" in first and "Match1 Lead" in first and "Other Lead" not in first
+    assert "Older →" in first and "in all" not in first and "Page 1<" in first
+    assert "Match0 Lead" in second and "← Newer" in second and "Older →" not in second
+    assert "Page 1 of 2 · 4 in all" in unsearched
