@@ -50,9 +50,16 @@ class Row:
     deadline: object = None
 
 
-def reasons_for(request: FeedbackRequest) -> list:
-    """What the form offers: the active reasons the request allows, and any its feedback already has."""
-    offered = feedback_reasons(reject_point=request.point == FeedbackPoint.REJECTED)
+def reasons_for(request: FeedbackRequest, catalogue: dict | None = None) -> list:
+    """What the form offers: the active reasons the request allows, and any its feedback already has. `catalogue`,
+    shared by a page's rows, reads each of the two reason lists once for the page, not once per row."""
+    reject_point = request.point == FeedbackPoint.REJECTED
+    if catalogue is None:
+        offered = feedback_reasons(reject_point=reject_point)
+    else:
+        if reject_point not in catalogue:
+            catalogue[reject_point] = feedback_reasons(reject_point=reject_point)
+        offered = list(catalogue[reject_point])
     feedback = getattr(request, "feedback", None)
     if feedback is not None:
         have = {reason.code for reason in offered}
@@ -72,8 +79,8 @@ def _initial(request: FeedbackRequest) -> dict:
     }
 
 
-def row_for(request: FeedbackRequest, data=None, *, rating: bool = True) -> Row:
-    reasons = reasons_for(request)
+def row_for(request: FeedbackRequest, data=None, *, rating: bool = True, catalogue: dict | None = None) -> Row:
+    reasons = reasons_for(request, catalogue)
     form = FeedbackForm(data, reasons=reasons, rating=rating, initial=_initial(request), prefix=f"r{request.pk}")
     feedback = getattr(request, "feedback", None)
     return Row(request, form, reasons, change_deadline(feedback) if feedback is not None else None)
@@ -113,13 +120,14 @@ def feedback_to_give_page(request):
     status = 200
     pending = list(feedback_to_give(request.user))
     changeable = list(feedback_changeable(request.user))
-    rows = {r.pk: row_for(r) for r in [*pending, *changeable]}
+    catalogue: dict = {}
+    rows = {r.pk: row_for(r, catalogue=catalogue) for r in [*pending, *changeable]}
     if request.method == "POST":
         asked = request.POST.get("request", "")
         if not asked.isdigit():
             raise Http404("No such feedback request.")
         target = get_object_or_404(with_feedback_detail(feedback_requests_visible_to(request.user)), pk=int(asked))
-        row = rows[target.pk] = row_for(target, request.POST)
+        row = rows[target.pk] = row_for(target, request.POST, catalogue=catalogue)
         feedback, status = give(row, actor=actor, via=Via.APP)
         if feedback is not None:
             messages.success(request, _saved_text(target, feedback))

@@ -8,7 +8,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from handoff.models import Handoff, Milestone
-from handoff.services.handoffs import handoff_accept, handoff_dispute, handoff_qualify, handoff_reject
+from handoff.services.feedback import feedback_requests_create
+from handoff.services.handoffs import (
+    handoff_accept,
+    handoff_convert,
+    handoff_dispute,
+    handoff_qualify,
+    handoff_reject,
+)
 from tests.factories import make_lead
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +46,17 @@ def _disputed(cast, n: int) -> None:
         handoff_dispute(handoff=rejected, actor=cast.actor("marketer"), reason="meets_definition")
 
 
+def _asked(cast, n: int) -> None:
+    """Feedback to give: half of them on rejected leads (market signals only), half on converted ones."""
+    rep = cast.actor("rep")
+    for i in range(n):
+        if i % 2:
+            handoff_reject(handoff=_handed(cast), actor=rep, reason="student")
+        else:
+            handoff_convert(handoff=handoff_accept(handoff=_handed(cast), actor=rep), actor=rep)
+    feedback_requests_create()
+
+
 def _unqualified(cast, n: int) -> None:
     for i in range(n):
         make_lead(owner=cast.rep if i % 2 else None)
@@ -54,6 +72,7 @@ PAGES: dict[str, tuple[str, str, Callable]] = {
     "disputes": ("manager", "/disputes/", _disputed),
     "leads to qualify": ("marketer", "/qualify/", _unqualified),
     "rejected": ("marketer", "/rejected/", _rejected),
+    "feedback to give": ("rep", "/feedback/", _asked),
 }
 
 
