@@ -73,6 +73,8 @@ PAGES: dict[str, tuple[str, str, Callable]] = {
     "leads to qualify": ("marketer", "/qualify/", _unqualified),
     "rejected": ("marketer", "/rejected/", _rejected),
     "feedback to give": ("rep", "/feedback/", _asked),
+    "my MQLs": ("marketer", "/mqls/", _mixed),
+    "my MQLs, disputed": ("marketer", "/mqls/?state=disputed", _disputed),
 }
 
 
