@@ -66,7 +66,8 @@ class LoginThrottle(SimpleRateThrottle):
             raise ImproperlyConfigured(f"No throttle rate set for the {self.scope!r} scope.") from None
 
     def get_ident_of(self, request) -> str | None:
-        raise NotImplementedError
+        """Who or what the request is counted against (a username, an address); None counts nothing."""
+        raise NotImplementedError(f"{type(self).__name__} must say what it counts requests by")
 
     def get_cache_key(self, request, view) -> str | None:
         ident = self.get_ident_of(request)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import django_filters as filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django_filters.fields import IsoDateTimeField
 
 from handoff.models import Handoff, HandoffState, Lead, LeadDefinition, ReasonCode
+from handoff.selectors.handoffs import lead_matches
 from handoff.selectors.sla import handoffs_breached, handoffs_due_before
 
 from .fields import as_utc
@@ -119,13 +120,7 @@ class LeadFilter(FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(
-            Q(first_name__icontains=value)
-            | Q(last_name__icontains=value)
-            | Q(email__icontains=value)
-            | Q(company__icontains=value)
-            | Q(crm_id=value)
-        )
+        return queryset.filter(lead_matches(value))
 
 
 class HandoffFilter(FilterSet):

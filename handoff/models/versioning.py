@@ -1,4 +1,4 @@
-"""Versioned agreements (lead definitions, SLA policies): a version that has been applied is frozen."""
+"""Versioned agreements (lead definitions, SLA policies, routing rules): a version that has been applied is frozen."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
@@ -29,7 +29,7 @@ class FrozenOnceApplied(models.Model):
 
     @property
     def is_applied(self) -> bool:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must say when a version has been applied")
 
     def frozen_message(self) -> str:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must say why an applied version cannot change")

@@ -46,19 +46,22 @@ def open_handoff_exists() -> Exists:
     return Exists(Handoff.objects.filter(lead=OuterRef("pk"), state__in=OPEN_STATES))
 
 
+def lead_matches(text: str, *, through: str = "") -> Q:
+    """A lead whose name, company or e-mail contains `text`, or whose CRM id is `text` (`through`: the path to the
+    lead from the model filtered, e.g. "lead__")."""
+    contains = Q()
+    for field in ("first_name", "last_name", "company", "email"):
+        contains |= Q(**{f"{through}{field}__icontains": text})
+    return contains | Q(**{f"{through}crm_id": text})
+
+
 def leads_unqualified(*, search: str = "") -> QuerySet[Lead]:
     """Live leads with no open handoff: what a marketer may tag as qualified."""
     # A filter, not an annotation: in the SELECT list PostgreSQL would hash every open handoff for each page.
     leads = Lead.objects.filter(~open_handoff_exists(), is_deleted=False, is_converted=False).select_related("owner")
     search = search.strip()
     if search:
-        leads = leads.filter(
-            Q(first_name__icontains=search)
-            | Q(last_name__icontains=search)
-            | Q(email__icontains=search)
-            | Q(company__icontains=search)
-            | Q(crm_id=search)
-        )
+        leads = leads.filter(lead_matches(search))
     return leads.order_by("-crm_created_at", "-id")
 
 
@@ -89,13 +92,7 @@ def handoffs_matching(handoffs: QuerySet[Handoff], text: str) -> QuerySet[Handof
     if not words:
         return handoffs
     for word in words:
-        handoffs = handoffs.filter(
-            Q(lead__first_name__icontains=word)
-            | Q(lead__last_name__icontains=word)
-            | Q(lead__company__icontains=word)
-            | Q(lead__email__icontains=word)
-            | Q(lead__crm_id=word)
-        )
+        handoffs = handoffs.filter(lead_matches(word, through="lead__"))
     return handoffs
 
 
