@@ -150,7 +150,7 @@ def _rate(variable: str, default: str) -> str | None:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: a request with no credentials gets 401 and a WWW-Authenticate header, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "handoff.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -19,10 +19,17 @@ from handoff.models import (
     LeadDefinition,
     Milestone,
     ReasonCode,
-    RepProfile,
     Touch,
 )
-from handoff.services.handoffs import MAX_BATCH, MILESTONE_ACTIONS, Action, Decision, allowed_actions
+from handoff.services.handoffs import (
+    MAX_BATCH,
+    MILESTONE_ACTIONS,
+    Action,
+    Decision,
+    actions_of,
+    allowed_actions,
+    parties_to,
+)
 
 from .fields import StrictCharField, StrictDateTimeField, StrictIntegerField
 
@@ -375,23 +382,18 @@ def _people(ids: set[int]) -> dict[int, tuple[dict, int | None]]:
     return found
 
 
-def _actions_of(actor, people: dict[int, tuple[dict, int | None]]) -> Callable[[dict], list[str]]:
-    """`allowed_actions` for a row, asked once per (state, owner, owner's team) on the page, not once per row."""
+def actions_for(actor) -> Callable[[str, int | None, int | None], list[str]]:
+    """`allowed_actions` of `actor` for a row's (state, owner id, owner's team id): the parties the actor is to the
+    row worked out once per owner on the page, the rules' (cached) answer once per state and parties."""
     known: dict[tuple, list[str]] = {}
-    User = get_user_model()
+    parties: dict[tuple, frozenset] = {}
 
-    def actions(row: dict) -> list[str]:
-        owner_id = row["owner_id"]
-        team_id = people[owner_id][1] if owner_id is not None else None
-        key = (row["state"], owner_id, team_id)
+    def actions(state: str, owner_id: int | None, team_id: int | None) -> list[str]:
+        key = (state, owner_id, team_id)
         if key not in known:
-            owner = None
-            if owner_id is not None:
-                owner = User(pk=owner_id)
-                if team_id is not None:
-                    owner.profile = RepProfile(team_id=team_id)
-            handoff = Handoff(state=row["state"], owner=owner)
-            known[key] = [str(action) for action in allowed_actions(actor, handoff)]
+            if (owner_id, team_id) not in parties:
+                parties[(owner_id, team_id)] = parties_to(actor, owner_id, team_id)
+            known[key] = [str(action) for action in actions_of(state, parties[(owner_id, team_id)])]
         return known[key]
 
     return actions
@@ -404,7 +406,7 @@ def handoff_rows(rows: Iterable[dict], *, actor) -> list[dict]:
     instant = _instant_formatter()
     clocks = _milestone_rows([r["id"] for r in rows], instant)
     people = _people({r[k] for r in rows for k in ("owner_id", "qualified_by_id")} - {None})
-    actions = _actions_of(actor, people)
+    actions = actions_for(actor)
     out = []
     for r in rows:
         owner_id, qualified_by_id = r["owner_id"], r["qualified_by_id"]
@@ -436,7 +438,7 @@ def handoff_rows(rows: Iterable[dict], *, actor) -> list[dict]:
         for name in _HANDOFF_INSTANTS:
             item[name] = instant(r[name])
         item["milestones"] = clocks[r["id"]]
-        item["actions"] = actions(r)
+        item["actions"] = actions(r["state"], owner_id, None if owner_id is None else people[owner_id][1])
         out.append(item)
     return out
 

@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from handoff.models import Role
 from handoff.models.handoffs import ActorKind
-from handoff.selectors.people import user_roles
+from handoff.selectors.people import managed_teams, user_roles
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,7 @@ class Actor:
 
     @cached_property
     def managed_team_ids(self) -> frozenset[int]:
-        if Role.MANAGER not in self.roles:
-            return frozenset()
-        return frozenset(self.user.managed_teams.values_list("id", flat=True))
+        return frozenset(managed_teams(self.user))
 
     def has_role(self, role: Role) -> bool:
         return role in self.roles

@@ -7,18 +7,20 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
+from rest_framework.test import APIClient, APIRequestFactory
 
 from handoff.api import serializers as s
+from handoff.api.authentication import TokenAuthentication
 from handoff.models import Handoff, Lead, Milestone, ReasonCode, Role, SyncRun
 from handoff.models.handoffs import OPEN_STATES
+from handoff.selectors.people import user_roles
 from handoff.services import handoffs as machine
 from handoff.services.actors import Actor
 from handoff.services.definitions import definition_create
@@ -87,6 +89,40 @@ def test_a_handoff_list_row_is_what_the_handoff_serializer_gives(api, cast, ever
         assert row == expected[row["id"]]
         assert list(row) == list(expected[row["id"]])
     assert any(m["is_breach"] for row in rows for m in row["milestones"]) or reader == "other_manager"
+
+
+def test_instants_on_a_whole_second_and_with_a_fraction_are_written_as_drf_writes_them(api, cast, every_kind):
+    whole = timezone.now().replace(microsecond=0)
+    Handoff.objects.filter(pk=every_kind.pk).update(handed_at=whole, updated_at=whole + timedelta(microseconds=50))
+    Milestone.objects.filter(handoff=every_kind).update(started_at=whole)
+    Milestone.objects.filter(handoff=every_kind, kind="accept").update(due_at=whole + timedelta(microseconds=7))
+
+    rows = {row["id"]: row for row in api("rep").get("/api/handoffs/").json()["results"]}
+
+    assert rows[every_kind.pk] == serialized_handoffs(cast.rep)[every_kind.pk]
+    assert rows[every_kind.pk]["handed_at"] == whole.isoformat().replace("+00:00", "Z")
+    assert rows[every_kind.pk]["updated_at"].endswith(".000050Z")
+
+
+@pytest.mark.parametrize(("first", "last"), [("Vlad", "Ivanov"), ("\tAda ", "Lovelace\n"), ("", ""), (" ", "")])
+def test_a_person_s_name_in_a_row_is_what_the_serializer_gives(api, cast, first, last):
+    rep = make_user("named.rep", Role.SALES_REP, first_name=first, last_name=last)
+    handoff = machine.handoff_qualify(lead=make_lead(owner=rep), actor=cast.actor("marketer"))
+
+    (row,) = api("marketer").get("/api/handoffs/").json()["results"]
+
+    assert row["owner"] == serialized_handoffs(cast.marketer)[handoff.pk]["owner"]
+    assert row["owner"]["name"] == (f"{first} {last}".strip() or "named.rep")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL writes the rows' JSON only on PostgreSQL")
+def test_on_postgresql_the_page_query_writes_each_handoff_row_as_json(api, cast, every_kind):
+    with CaptureQueriesContext(connection) as queries:
+        rows = api("manager").get("/api/handoffs/").json()["results"]
+
+    assert rows
+    assert any("json_build_object" in q["sql"] for q in queries.captured_queries)
+    assert not any('FROM "handoff_milestone"' in q["sql"].split("json_agg")[0] for q in queries.captured_queries)
 
 
 @pytest.mark.parametrize("reader", ["rep", "manager", "marketer"])
@@ -208,12 +244,26 @@ def test_an_api_request_reads_the_reader_s_roles_at_most_once(cast, reader, url)
     assert role_reads(sql) <= 1
 
 
-def test_an_action_reads_the_reader_s_roles_once(cast, qualified):
+def test_an_action_reads_the_reader_s_roles_with_their_token(cast, qualified):
     with CaptureQueriesContext(connection) as queries:
         response = token_client(cast.rep).post(f"/api/handoffs/{qualified.pk}/accept/", {}, format="json")
 
     assert response.status_code == 200, response.json()
-    assert role_reads([q["sql"] for q in queries.captured_queries]) == 1
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert role_reads(sql) == 0
+    assert sum('"authtoken_token"' in q and '"auth_group"' in q for q in sql) == 1
+
+
+def test_the_roles_read_with_the_token_are_the_user_s_roles(cast):
+    cast.manager.groups.add(Group.objects.get(name=Role.MARKETER))
+    for reader, expected in ((cast.rep, {"sales_rep"}), (cast.manager, {"manager", "marketer"})):
+        key = Token.objects.get_or_create(user=reader)[0].key
+        request = APIRequestFactory().get("/api/handoffs/", HTTP_AUTHORIZATION=f"Token {key}")
+
+        user, _ = TokenAuthentication().authenticate(request)
+
+        assert user == reader
+        assert set(user_roles(user)) == expected
 
 
 @pytest.mark.parametrize(

@@ -38,9 +38,11 @@ from .rules import (
     Decision,
     Party,
     Rule,
+    actions_of,
     allowed_actions,
     check,
     parties,
+    parties_to,
 )
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "Party",
     "Rule",
     "active_definition",
+    "actions_of",
     "allowed_actions",
     "check",
     "handoff_accept",
@@ -78,4 +81,5 @@ __all__ = [
     "leads_qualify_by_rule",
     "on_transition",
     "parties",
+    "parties_to",
 ]

@@ -1,6 +1,7 @@
 """The rules of engagement as a table: who (which party to the handoff) may take which action from which state."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -114,21 +115,26 @@ class Decision(StrEnum):
 # ---------------------------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------------------------
-def parties(actor: Actor, handoff: Handoff) -> set[Party]:
+def parties(actor: Actor, handoff: Handoff) -> frozenset[Party]:
     """The parties the actor is to this handoff (a person may be several: a manager who also markets)."""
+    return parties_to(actor, handoff.owner_id, _owner_team_id(handoff) if handoff.owner_id is not None else None)
+
+
+def parties_to(actor: Actor, owner_id: int | None, owner_team_id: int | None) -> frozenset[Party]:
+    """The parties the actor is to a handoff owned by `owner_id` (none: in the queue), of team `owner_team_id`."""
     if actor.kind != ActorKind.USER:
-        return {Party(actor.kind)}
+        return frozenset({Party(actor.kind)})
     found: set[Party] = set()
     if actor.has_role(Role.MARKETER):
         found.add(Party.MARKETER)
-    if actor.has_role(Role.SALES_REP) and handoff.owner_id is not None and handoff.owner_id == actor.user_id:
+    if actor.has_role(Role.SALES_REP) and owner_id is not None and owner_id == actor.user_id:
         found.add(Party.OWNER)
-    if actor.has_role(Role.MANAGER):
-        # A queue-held handoff belongs to no team yet: any manager may pick it up.
-        team_id = _owner_team_id(handoff)
-        if handoff.owner_id is None or (team_id is not None and team_id in actor.managed_team_ids):
-            found.add(Party.TEAM_MANAGER)
-    return found
+    # A queue-held handoff belongs to no team yet: any manager may pick it up.
+    if actor.has_role(Role.MANAGER) and (
+        owner_id is None or (owner_team_id is not None and owner_team_id in actor.managed_team_ids)
+    ):
+        found.add(Party.TEAM_MANAGER)
+    return frozenset(found)
 
 
 def _owner_team_id(handoff: Handoff) -> int | None:
@@ -139,12 +145,17 @@ def _owner_team_id(handoff: Handoff) -> int | None:
 
 def allowed_actions(actor: Actor, handoff: Handoff) -> list[Action]:
     """The actions this actor may take on this handoff now (for buttons and the API's `actions`)."""
-    mine = parties(actor, handoff)
-    return [
+    return list(actions_of(handoff.state, parties(actor, handoff)))
+
+
+@functools.cache
+def actions_of(state: str, parties: frozenset[Party]) -> tuple[Action, ...]:
+    """The actions the rules give these parties in this state (a list's rows ask this for a handful of keys)."""
+    return tuple(
         action
         for action, rules in RULES.items()
-        if action not in MILESTONE_ACTIONS and any(handoff.state in r.sources and r.parties & mine for r in rules)
-    ]
+        if action not in MILESTONE_ACTIONS and any(state in r.sources and r.parties & parties for r in rules)
+    )
 
 
 def check(action: Action, actor: Actor, handoff: Handoff) -> None:
