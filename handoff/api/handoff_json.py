@@ -14,13 +14,14 @@ tests hold both to HandoffSerializer's output, field for field and in its field 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, TextField
+from django.db.models import IntegerField, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.http import HttpResponse
 from django.utils import timezone
@@ -55,11 +56,8 @@ def available() -> bool:
 
 def _instant(column: str) -> str:
     """DRF's DateTimeField output in UTC as SQL: ISO 8601 with "Z", the fraction only when there is one (as Python's
-    isoformat). NULL stays NULL."""
-    return (
-        f"to_char({column} AT TIME ZONE 'UTC', CASE WHEN date_trunc('second', {column}) = {column} "
-        """THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END)"""
-    )
+    isoformat). NULL stays NULL. (One to_char and a replace: testing for a whole second first cost a third more.)"""
+    return f"""replace(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '.000000Z', 'Z')"""
 
 
 def _object(pairs: Iterable[tuple[str, str]]) -> str:
@@ -142,13 +140,21 @@ def _row_sql() -> str:
     return f"({row})::text"
 
 
+@functools.cache
+def _sql() -> tuple[str, str]:
+    """The row's SQL and the owner's team's, built once: the same text for every request."""
+    h = connection.ops.quote_name(Handoff._meta.db_table)
+    profiles = connection.ops.quote_name(RepProfile._meta.db_table)
+    return _row_sql(), f"(SELECT p.team_id FROM {profiles} p WHERE p.user_id = {h}.owner_id)"
+
+
 def page_values(handoffs: QuerySet[Handoff]) -> QuerySet:
     """The handoffs as rows for `rows()`: the cursor's position (handed_at, id), what the actions depend on (state,
     owner, the owner's team) and the row's JSON text."""
-    owner_team = RepProfile.objects.filter(user_id=OuterRef("owner_id")).order_by().values("team_id")[:1]
+    row, owner_team = _sql()
     return handoffs.values("id", "handed_at", "state", "owner_id").annotate(
-        owner_team=Subquery(owner_team, output_field=IntegerField()),
-        row=RawSQL(_row_sql(), (), output_field=TextField()),
+        owner_team=RawSQL(owner_team, (), output_field=IntegerField()),
+        row=RawSQL(row, (), output_field=TextField()),
     )
 
 

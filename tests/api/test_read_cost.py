@@ -294,3 +294,16 @@ def test_a_manager_s_team_is_read_once_per_request_and_filters_on_the_owner(cast
     handed = machine.handoff_qualify(lead=lead, actor=cast.actor("marketer"))
     assert handed.pk in [row["id"] for row in token_client(cast.manager).get("/api/handoffs/").json()["results"]]
 
+
+
+def test_each_filter_set_of_a_request_has_filters_of_its_own():
+    from handoff.api.filters import HandoffFilter
+
+    first, second = HandoffFilter({"breached": "true"}), HandoffFilter({"breached": "false"})
+
+    for filter_set in (first, second):
+        for filter_ in filter_set.filters.values():
+            assert filter_.parent is filter_set
+        assert filter_set.filters["breached"].filter.f is filter_set.filters["breached"]
+    assert not any(hasattr(filter_, "parent") for filter_ in HandoffFilter.base_filters.values())
+    assert first.qs.query.where != second.qs.query.where
