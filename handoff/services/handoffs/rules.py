@@ -117,7 +117,9 @@ class Decision(StrEnum):
 # ---------------------------------------------------------------------------------------------
 def parties(actor: Actor, handoff: Handoff) -> frozenset[Party]:
     """The parties the actor is to this handoff (a person may be several: a manager who also markets)."""
-    return parties_to(actor, handoff.owner_id, _owner_team_id(handoff) if handoff.owner_id is not None else None)
+    # Only a manager's answer depends on the owner's team: nobody else makes the owner's profile be read.
+    asks_team = handoff.owner_id is not None and actor.kind == ActorKind.USER and actor.has_role(Role.MANAGER)
+    return parties_to(actor, handoff.owner_id, _owner_team_id(handoff) if asks_team else None)
 
 
 def parties_to(actor: Actor, owner_id: int | None, owner_team_id: int | None) -> frozenset[Party]:
