@@ -5,21 +5,22 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.db import connection
-from django.db.models import IntegerField
+from django.db.models import IntegerField, TextField
 from django.db.models.expressions import RawSQL
 
-from handoff.models import Role, Team
+from handoff.models import RepProfile, Role, Team
 
 _CACHE = "_handoff_roles"
 _TEAM_CACHE = "_handoff_managed_teams"
 _ROLE_BITS = "handoff_role_bits"
+_TEAM_TEXT = "handoff_managed_teams"
 
 
 def user_roles(user: AbstractBaseUser | None) -> frozenset[str]:
     """The user's roles (Role values: Django groups of those names); none for an inactive or anonymous user.
 
     Read once per user object: a request asks several times (visibility, actions, menus) and pays one query, or
-    none when the API's token check read them with the token (`remember_roles`).
+    none when the API's token check read them with the token (`remember_identity`).
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return frozenset()
@@ -30,24 +31,44 @@ def user_roles(user: AbstractBaseUser | None) -> frozenset[str]:
     return cached
 
 
-def role_flags(user_id_column: str) -> dict[str, RawSQL]:
-    """An annotation giving, for the user whose id is in `user_id_column` (a quoted "table"."column" of the query),
-    the roles they hold, one bit per role: a read of users that will ask for their roles reads them in the same query
-    (then `remember_roles`). One aggregate subquery, in SQL: PostgreSQL took 1 ms to plan an EXISTS per role, and
-    building the same subquery from ORM expressions cost a whole list request's Python time again."""
-    groups, members = (connection.ops.quote_name(m._meta.db_table) for m in (Group, Group.user_set.through))
+def identity_columns(user_id_column: str) -> dict[str, RawSQL]:
+    """Annotations giving, for the user whose id is in `user_id_column` (a quoted "table"."column" of the query), their
+    roles (one bit per role) and the teams they manage with their members ("team:member,…"): a read of a user who will
+    ask for both (every API request: visibility, actions) reads them in the same query, then `remember_identity`.
+
+    Subqueries written in SQL: PostgreSQL took 1 ms to plan an EXISTS per role, and building the same subqueries from
+    ORM expressions cost as much Python time as the rest of a list request.
+    """
+    q = connection.ops.quote_name
+    groups, members = q(Group._meta.db_table), q(Group.user_set.through._meta.db_table)
     bits = " ".join(f"WHEN %s THEN {1 << i}" for i, _ in enumerate(Role.values))
-    sql = (
+    roles = (
         f"(SELECT SUM(CASE g.name {bits} ELSE 0 END) FROM {groups} g JOIN {members} m ON m.group_id = g.id "
         f"WHERE m.user_id = {user_id_column})"
     )
-    return {_ROLE_BITS: RawSQL(sql, tuple(Role.values), output_field=IntegerField())}
+    concat = "string_agg" if connection.vendor == "postgresql" else "group_concat"
+    teams = (
+        f"(SELECT {concat}(CAST(t.id AS TEXT) || ':' || COALESCE(CAST(p.user_id AS TEXT), ''), ',') "
+        f"FROM {q(Team._meta.db_table)} t LEFT JOIN {q(RepProfile._meta.db_table)} p ON p.team_id = t.id "
+        f"WHERE t.manager_id = {user_id_column})"
+    )
+    return {
+        _ROLE_BITS: RawSQL(roles, tuple(Role.values), output_field=IntegerField()),
+        _TEAM_TEXT: RawSQL(teams, (), output_field=TextField()),
+    }
 
 
-def remember_roles(user: AbstractBaseUser, row) -> None:
-    """Keep on the user the roles read with `role_flags` on `row` (an object annotated with them)."""
+def remember_identity(user: AbstractBaseUser, row) -> None:
+    """Keep on the user the roles and managed teams read with `identity_columns` on `row` (annotated with them)."""
     bits = getattr(row, _ROLE_BITS) or 0
     setattr(user, _CACHE, frozenset(role for i, role in enumerate(Role.values) if bits & (1 << i)))
+    teams: dict[int, list[int]] = {}
+    for pair in filter(None, (getattr(row, _TEAM_TEXT) or "").split(",")):
+        team_id, _, member_id = pair.partition(":")
+        found = teams.setdefault(int(team_id), [])
+        if member_id:
+            found.append(int(member_id))
+    setattr(user, _TEAM_CACHE, {team_id: tuple(sorted(ids)) for team_id, ids in sorted(teams.items())})
 
 
 def user_has_role(user: AbstractBaseUser | None, role: Role) -> bool:

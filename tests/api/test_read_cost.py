@@ -18,9 +18,9 @@ from rest_framework.test import APIClient, APIRequestFactory
 
 from handoff.api import serializers as s
 from handoff.api.authentication import TokenAuthentication
-from handoff.models import Handoff, Lead, Milestone, ReasonCode, Role, SyncRun
+from handoff.models import Handoff, Lead, Milestone, ReasonCode, RepProfile, Role, SyncRun, Team
 from handoff.models.handoffs import OPEN_STATES
-from handoff.selectors.people import user_roles
+from handoff.selectors.people import managed_teams, user_roles
 from handoff.services import handoffs as machine
 from handoff.services.actors import Actor
 from handoff.services.definitions import definition_create
@@ -254,16 +254,23 @@ def test_an_action_reads_the_reader_s_roles_with_their_token(cast, qualified):
     assert sum('"authtoken_token"' in q and '"auth_group"' in q for q in sql) == 1
 
 
-def test_the_roles_read_with_the_token_are_the_user_s_roles(cast):
+def test_the_roles_and_teams_read_with_the_token_are_the_user_s(cast):
     cast.manager.groups.add(Group.objects.get(name=Role.MARKETER))
-    for reader, expected in ((cast.rep, {"sales_rep"}), (cast.manager, {"manager", "marketer"})):
+    empty = Team.objects.create(name="Nobody yet", manager=cast.manager)
+    for reader, roles in ((cast.rep, {"sales_rep"}), (cast.manager, {"manager", "marketer"})):
         key = Token.objects.get_or_create(user=reader)[0].key
         request = APIRequestFactory().get("/api/handoffs/", HTTP_AUTHORIZATION=f"Token {key}")
 
         user, _ = TokenAuthentication().authenticate(request)
 
         assert user == reader
-        assert set(user_roles(user)) == expected
+        assert set(user_roles(user)) == roles
+        fresh = User.objects.get(pk=reader.pk)
+        assert managed_teams(user) == managed_teams(fresh)
+    assert managed_teams(user)[empty.pk] == ()
+    assert managed_teams(user)[cast.team.pk] == tuple(
+        sorted(RepProfile.objects.filter(team=cast.team).values_list("user_id", flat=True))
+    )
 
 
 @pytest.mark.parametrize(
