@@ -162,7 +162,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "handoff.api.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["handoff.api.filters.FilterBackend"],
     # drf-spectacular's, with every error an endpoint can answer documented (handoff/api/schema.py).
     "DEFAULT_SCHEMA_CLASS": "handoff.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "handoff.api.errors.exception_handler",

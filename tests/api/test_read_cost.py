@@ -303,14 +303,29 @@ def test_a_manager_s_team_is_read_once_per_request_and_filters_on_the_owner(cast
 
 
 
-def test_each_filter_set_of_a_request_has_filters_of_its_own():
+def test_each_filter_set_of_a_request_has_filters_of_its_own_and_only_those_it_names():
     from handoff.api.filters import HandoffFilter
 
-    first, second = HandoffFilter({"breached": "true"}), HandoffFilter({"breached": "false"})
+    first, second = HandoffFilter({"breached": "true"}), HandoffFilter({"breached": "false", "state": "accepted"})
 
+    assert list(first.filters) == ["breached"]
+    assert sorted(second.filters) == ["breached", "state"]
     for filter_set in (first, second):
         for filter_ in filter_set.filters.values():
             assert filter_.parent is filter_set
         assert filter_set.filters["breached"].filter.f is filter_set.filters["breached"]
     assert not any(hasattr(filter_, "parent") for filter_ in HandoffFilter.base_filters.values())
     assert first.qs.query.where != second.qs.query.where
+    assert first.get_form_class() is not second.get_form_class()
+
+
+def test_the_browsable_api_offers_every_filter_whatever_the_query_string_names(cast):
+    from handoff.api.filters import HandoffFilter
+
+    client = Client()
+    client.force_login(cast.manager)
+
+    page = client.get("/api/handoffs/?state=accepted", HTTP_ACCEPT="text/html").content.decode()
+
+    for name in HandoffFilter.base_filters:
+        assert f'name="{name}"' in page, name
