@@ -101,3 +101,41 @@ def test_two_passes_in_two_processes_give_each_lead_one_owner_and_keep_every_cou
     counted = dict(RepRouting.objects.filter(user__profile__team=org.emea).values_list("user__username", "assigned"))
     assert counted == dict(owners)
     assert RepRoutingDay.objects.filter(user__profile__team=org.emea).aggregate(n=Sum("assigned"))["n"] == LEADS
+
+
+def test_a_pass_that_waits_for_the_reps_locks_reads_what_the_pass_before_it_wrote(org):
+    """The pool is read in the statement that locks the reps' routing rows: a row another pass changed while this one
+    waited must not be read as the statement's start saw it (credit, totals, leads given today)."""
+    import threading
+
+    import psycopg
+    from django.db import connections, transaction
+    from django.utils import timezone
+
+    from handoff.selectors.routing import routing_pool
+
+    org.weights(ana=1, ben=1, cyd=1)  # every EMEA rep has a routing row
+    at = timezone.now()
+    day = at.date()  # the reps keep the default calendar (UTC)
+    other = psycopg.connect(_test_database_url())  # another pass, holding the rows while it writes
+    other.execute("UPDATE handoff_reprouting SET credit = 777, assigned = assigned + 5 WHERE user_id = %s",
+                  [org.ana.pk])
+    other.execute("INSERT INTO handoff_reproutingday (user_id, day, assigned) VALUES (%s, %s, 5)", [org.ana.pk, day])
+    seen = {}
+
+    def this_pass():
+        try:
+            with transaction.atomic():
+                seen["pool"] = routing_pool([org.emea.pk], at, lock=True)[org.emea.pk]
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=this_pass)
+    worker.start()
+    worker.join(timeout=1.5)
+    assert worker.is_alive()  # it waits for the other pass's lock
+    other.commit()
+    other.close()
+    worker.join(timeout=30)
+    ana = next(rep for rep in seen["pool"] if rep.user_id == org.ana.pk)
+    assert (ana.credit, ana.assigned, ana.today) == (777, 5, 5)

@@ -4,7 +4,7 @@ written back to the CRM, and starts the SLA accept clock in the new owner's cale
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -284,6 +284,29 @@ def test_the_accept_clock_starts_at_routing_in_the_new_owner_s_calendar(org, tim
     assert accept.started_at == routed_at and accept.calendar == berlin
     # The standard segment's 24 business hours, in Berlin's 9–17: three working days on, Thursday 13:00 there.
     assert accept.due_at == routed_at + timedelta(days=3)
+
+
+def test_a_lead_routed_as_it_is_qualified_has_its_clocks_in_the_new_owner_s_calendar(org, time_machine):
+    time_machine.move_to(MONDAY_MORNING, tick=False)
+    # Qualified Monday 10:00 UTC (06:00 in New York) and routed in the same transaction: its clocks, started in the
+    # queue's (default, UTC) calendar, move to the owner's; the owner who keeps the default keeps them as they are.
+    new_york = BusinessCalendar.objects.create(name="New York", time_zone="America/New_York")
+    RepProfile.objects.filter(user=org.ana).update(calendar=new_york)
+    away_today(org, org.cyd)
+    to_ana, to_ben = qualify(queue_leads(2))  # ties go to the lower id: ana, then ben
+
+    assert (to_ana.owner_id, to_ben.owner_id) == (org.ana.pk, org.ben.pk)
+    accept = Milestone.objects.get(handoff=to_ana, kind=K.ACCEPT)
+    assert (accept.started_at, accept.calendar) == (MONDAY_MORNING, new_york)
+    # 24 business hours in New York's 9–17 (EDT since March 8) from Monday 09:00 there: Wednesday 17:00 there; the
+    # reminder after 18 of them, Wednesday 11:00 there.
+    assert (accept.due_at, accept.remind_at) == (datetime(2026, 3, 11, 21, tzinfo=UTC),
+                                                  datetime(2026, 3, 11, 15, tzinfo=UTC))
+    accept = Milestone.objects.get(handoff=to_ben, kind=K.ACCEPT)
+    assert accept.calendar.is_default and accept.started_at == MONDAY_MORNING
+    # The default's 9–17 UTC from 10:00: Thursday 10:00, the reminder Wednesday 12:00.
+    assert (accept.due_at, accept.remind_at) == (datetime(2026, 3, 12, 10, tzinfo=UTC),
+                                                  datetime(2026, 3, 11, 12, tzinfo=UTC))
 
 
 def test_every_decision_is_in_the_handoff_s_history(org):

@@ -12,6 +12,7 @@ once, and the next pass tries again.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,9 +34,9 @@ from handoff.models import (
     RepProfile,
     RepRouting,
     RepRoutingDay,
-    Role,
     RoutingNotice,
     RoutingStatus,
+    SlaPolicy,
     Team,
     WriteBack,
 )
@@ -97,6 +98,28 @@ class _LeadFields:
 
     def __getattr__(self, name: str):
         return getattr(self._handoff, _LEAD_PREFIX + name)
+
+
+@dataclass
+class _Field:
+    """A team's reps who can take a lead right now (in user id order), their usernames and total weight, and the
+    others with why not (username → reason)."""
+
+    candidates: list[RepState]
+    considered: list[str]
+    skipped: dict[str, str]
+    total: int
+
+    @classmethod
+    def of(cls, reps: Iterable[RepState], excluded: set[int]) -> _Field:
+        candidates, skipped = [], {}
+        for rep in reps:
+            reason = rep.skip or ("breached" if rep.user_id in excluded else None) or rep.capped
+            if reason:
+                skipped[rep.username] = reason
+            else:
+                candidates.append(rep)
+        return cls(candidates, [rep.username for rep in candidates], skipped, sum(rep.weight for rep in candidates))
 
 
 def handoffs_route(
@@ -162,8 +185,7 @@ def handoffs_route(
             before = {r.handoff_id: r for r in HandoffRouting.objects.filter(handoff_id__any=[h.pk for h in locked])}
         team_of, territory_of = _territories(rules, locked)
         team_ids = sorted(set(team_of.values()))
-        _lock_reps(team_ids)
-        pools = routing_pool(team_ids, at)
+        pools = _locked_pool(team_ids, at)
         team_names = {rep.team_id: rep.team_name for team in pools.values() for rep in team}
         if rules.catch_all_team is not None:
             team_names[rules.catch_all_team_id] = rules.catch_all_team.name
@@ -174,39 +196,45 @@ def handoffs_route(
         chosen: dict[int, RepState] = {}
         decisions: dict[int, dict] = {}
         moved: set[int] = set()
+        # Who can take a team's leads changes during a pass only when a rep reaches a cap: the candidates (and the
+        # skips the audit records) are worked out once per team and again after that, not once per lead (a batch of
+        # 10,000 spent a fifth of its time there). A lead with reps excluded (they breached it) is worked out alone.
+        fields: dict[int, _Field] = {}
         for handoff in locked:
+            team_id = team_of[handoff.pk]
             prior = before.get(handoff.pk)
             excluded = set(prior.excluded if prior else ()) | set(exclude.get(handoff.pk, ()))
-            candidates, skipped = [], {}
-            for rep in pools.get(team_of[handoff.pk], ()):
-                reason = rep.skip or ("breached" if rep.user_id in excluded else None) or rep.capped
-                if reason:
-                    skipped[rep.username] = reason
-                else:
-                    candidates.append(rep)
+            field = fields.get(team_id) if not excluded else None
+            if field is None:
+                field = _Field.of(pools.get(team_id, ()), excluded)
+                if not excluded:
+                    fields[team_id] = field
+                moved.update(rep.user_id for rep in field.candidates)
             decision = {
                 "rules": rules.version,
                 "territory": territory_of[handoff.pk] or None,
-                "team": team_names.get(team_of[handoff.pk]),
-                "considered": [rep.username for rep in candidates],
-                "skipped": skipped,
+                "team": team_names.get(team_id),
+                "considered": field.considered,  # shared between the leads of one field: read, never changed
+                "skipped": field.skipped,
             }
             decisions[handoff.pk] = decision
-            if not candidates:
+            if not field.candidates:
                 decision["owner"] = None
                 continue
             # Smooth weighted round robin: every candidate earns their weight, the richest gets the lead and pays
-            # the candidates' total. Exact shares over any whole number of rounds; ties go to the lower user id.
-            total = 0
-            for rep in candidates:
-                rep.credit += rep.weight
-                total += rep.weight
-                moved.add(rep.user_id)
-            rep = max(candidates, key=lambda r: (r.credit, -r.user_id))
-            rep.credit -= total
+            # the candidates' total. Exact shares over any whole number of rounds; ties go to the lower user id (the
+            # candidates are in user id order, so the first of the richest).
+            rep = None
+            for candidate in field.candidates:
+                candidate.credit += candidate.weight
+                if rep is None or candidate.credit > rep.credit:
+                    rep = candidate
+            rep.credit -= field.total
             rep.today += 1
             rep.open += 1
             rep.assigned += 1
+            if rep.capped:
+                fields.pop(team_id, None)
             chosen[handoff.pk] = rep
             decision["owner"] = rep.username
 
@@ -220,19 +248,38 @@ def handoffs_route(
             handoff.owner_id = chosen[handoff.pk].user_id
             handoff.updated_at = now
             by_owner[handoff.owner_id].append(handoff.pk)
-        _set_owners(by_owner, now)
         logged = routed + newly_waiting
-        last_event = HandoffEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        # The write-back rows are made from this pass's routing events: those after the latest event now. Handoffs
+        # qualified in this transaction have no routing event yet, so for them all of theirs are this pass's.
+        last_event = 0 if fresh_handoffs else (
+            HandoffEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        )
         if logged:
             _log(ACTION, [(h, h.state, h.state) for h in logged], actor, at=at,
                  data_by_handoff={h.pk: decisions[h.pk] for h in logged}, returning=False)
-        _write_routing(rules, locked, before, chosen, team_of, territory_of, exclude, at)
-        _write_counters(pools, moved, Counter((rep.user_id, rep.day) for rep in chosen.values()))
-        if routed:
-            if rules.first_routed_at is None:
+        routing_rows = _routing_rows(rules, locked, before, chosen, team_of, territory_of, exclude, at)
+        counters = _counters(pools, moved)
+        days = Counter((rep.user_id, rep.day) for rep in chosen.values())
+        first_routing = bool(routed) and rules.first_routed_at is None
+        clock_terms = None
+        if connection.vendor == "postgresql":
+            written, clock_terms = _write_pass_postgresql(
+                routed=routed, now=now, routing_rows=routing_rows, counters=counters, days=days, rules=rules, at=at,
+                write_back_after=None if actor.replay else last_event, clocks_qualified_here=fresh_handoffs,
+            )
+        else:
+            _set_owners(by_owner, now)
+            if before:
+                HandoffRouting.objects.filter(handoff_id__any=list(before)).delete()
+            insert_rows(HandoffRouting, routing_rows)
+            _write_counters(counters, days)
+            if first_routing:
                 type(rules).objects.filter(pk=rules.pk, first_routed_at__isnull=True).update(first_routed_at=at)
-            _write_back(routed, last_event, actor, now)
-            clocks_follow_owner(handoffs=routed, at=at, fresh=fresh_handoffs, calendars={
+            written = _write_back(routed, last_event, now) if routed and not actor.replay else 0
+        if written:
+            job_after_commit(WRITEBACK_TASK)
+        if routed:
+            clocks_follow_owner(handoffs=routed, at=at, fresh=fresh_handoffs, terms=clock_terms, calendars={
                 rep.user_id: (rep.calendar_id, rep.calendar) for team in pools.values() for rep in team
             })
         if newly_waiting:
@@ -287,25 +334,23 @@ def _territories(rules, handoffs: list[Handoff]) -> tuple[dict[int, int], dict[i
     return team_of, territory_of
 
 
-def _lock_reps(team_ids: list[int]) -> None:
-    """Lock the routing rows of these teams' reps (made first where missing), in id order: one pass per team at once."""
-    rep_ids = sorted(set(
-        RepProfile.objects.filter(team_id__in=team_ids, user__groups__name=Role.SALES_REP).values_list(
-            "user_id", flat=True
-        )
-    ))
-    if not rep_ids:
-        return
-    locked = list(
-        RepRouting.objects.select_for_update().filter(pk__in=rep_ids).order_by("pk").values_list("pk", flat=True)
-    )
-    if len(locked) < len(rep_ids):  # a rep without a routing row yet: made (defaults), then locked with the rest
-        RepRouting.objects.bulk_create([RepRouting(user_id=pk) for pk in rep_ids], ignore_conflicts=True)
-        list(RepRouting.objects.select_for_update().filter(pk__in=rep_ids).order_by("pk").values_list("pk", flat=True))
+def _locked_pool(team_ids: list[int], at: datetime) -> dict[int, list[RepState]]:
+    """These teams' reps as routing sees them, their routing rows locked in id order: one pass per team at once, and
+    a pass that waited for another reads what that one wrote (see `routing_pool`).
+
+    A rep without a routing row yet (never routed) gets one, with the defaults; it is locked with the rest and the
+    pool read again.
+    """
+    pools = routing_pool(team_ids, at, lock=True)
+    missing = [rep.user_id for team in pools.values() for rep in team if not rep.has_routing_row]
+    if missing:
+        RepRouting.objects.bulk_create([RepRouting(user_id=pk) for pk in missing], ignore_conflicts=True)
+        pools = routing_pool(team_ids, at, lock=True)
+    return pools
 
 
-def _write_routing(rules, locked, before, chosen, team_of, territory_of, exclude, at) -> None:
-    """Each handoff's routing row, rewritten (the handoffs are locked: nobody else writes them meanwhile)."""
+def _routing_rows(rules, locked, before, chosen, team_of, territory_of, exclude, at) -> list[dict]:
+    """Each handoff's routing row as it is now (the handoffs are locked: nobody else writes them meanwhile)."""
     rows = []
     for handoff in locked:
         prior = before.get(handoff.pk)
@@ -327,16 +372,18 @@ def _write_routing(rules, locked, before, chosen, team_of, territory_of, exclude
                 "manager_told_at": (prior.manager_told_at if waiting else None) or (None if rep else at),
             }
         )
-    if before:
-        HandoffRouting.objects.filter(handoff_id__any=list(before)).delete()
-    insert_rows(HandoffRouting, rows)
+    return rows
 
 
-def _write_counters(pools: dict[int, list[RepState]], moved: set[int], given: Counter) -> None:
+def _counters(pools: dict[int, list[RepState]], moved: set[int]) -> list[RepState]:
+    """The reps whose round-robin credit moved (they were candidates): their credit and total go back."""
+    return [rep for team in pools.values() for rep in team if rep.user_id in moved]
+
+
+def _write_counters(reps: list[RepState], given: Counter) -> None:
     """The reps' round-robin credit and totals, and the leads each got on their own day ((user id, day) → n)."""
-    reps = {rep.user_id: rep for team in pools.values() for rep in team if rep.user_id in moved}
     bulk_set(
-        [RepRouting(user_id=rep.user_id, credit=rep.credit, assigned=rep.assigned) for rep in reps.values()],
+        [RepRouting(user_id=rep.user_id, credit=rep.credit, assigned=rep.assigned) for rep in reps],
         ["credit", "assigned"],
     )
     upsert_add(
@@ -347,14 +394,12 @@ def _write_counters(pools: dict[int, list[RepState]], moved: set[int], given: Co
     )
 
 
-def _write_back(routed: list[Handoff], after_event: int, actor: Actor, now: datetime) -> None:
+def _write_back(routed: list[Handoff], after_event: int, now: datetime) -> int:
     """The new owner goes to the CRM as OwnerId through the write-back outbox (sent after commit, retried).
 
     One INSERT … SELECT from this pass's routing events (those after `after_event` of the handoffs routed, which this
-    transaction holds locked), for owners with a CRM user id.
+    transaction holds locked), for owners with a CRM user id. Returns how many rows went in.
     """
-    if actor.replay:
-        return
     events = HandoffEvent.objects.filter(
         handoff_id__any=[h.pk for h in routed], action=ACTION, pk__gt=after_event,
         handoff__owner__profile__crm_user_id__isnull=False,
@@ -364,16 +409,132 @@ def _write_back(routed: list[Handoff], after_event: int, actor: Actor, now: date
         w_status=Value(WriteBack.Status.PENDING), w_attempts=Value(0), w_next=Value(now), w_code=Value(""),
         w_error=Value(""), w_created=Value(now),
     )
-    written = insert_from_select(
+    return len(insert_from_select(
         WriteBack,
         events,
         {"lead_id": "w_lead", "event_id": "w_event", "action": "w_action", "changes": "w_changes",
          "status": "w_status", "attempts": "w_attempts", "next_attempt_at": "w_next", "error_code": "w_code",
          "error": "w_error", "created_at": "w_created"},
         unique=["id"],
-    )
-    if written:
-        job_after_commit(WRITEBACK_TASK)
+    ))
+
+
+def _write_pass_postgresql(*, routed: list[Handoff], now: datetime, routing_rows: list[dict],
+                           counters: list[RepState], days: Counter, rules, at: datetime,
+                           write_back_after: int | None, clocks_qualified_here: bool) -> tuple[int, list | None]:
+    """All a pass writes besides its events and clocks, as one statement of data-modifying CTEs (PostgreSQL).
+
+    Owners (and the time), the routing rows (upserted: a retried lead's row is rewritten), the reps' credit and
+    totals, their leads given per day (added, in key order like `db.upsert_add`), the version's first routing
+    (`rules`: when this is it) and, unless `write_back_after` is None (a replay), an OwnerId write-back row per
+    routing event after that id whose new owner has a CRM user id. One round trip instead of six: they were most of
+    what routing one lead in a sync page's transaction cost.
+
+    Values go as one array per column (Django binds parameters client-side, so each element is rendered in Python:
+    what SQL can derive is not sent, e.g. a routing row's status and time follow from whether it has an owner). The
+    sub-statements share one snapshot, so none sees another's writes: the write-back rows take the new owner from
+    the same arrays as the owners' UPDATE, not from the handoff.
+
+    Returns the write-back rows written, and for handoffs qualified in this transaction (`clocks_qualified_here`) the
+    terms of the routed handoffs' clocks as they stand (`_clock_terms(as_they_stand=True)`'s rows), read in this same
+    round trip for `clocks_follow_owner`; else None.
+    """
+    quote = connection.ops.quote_name
+
+    def table(model) -> str:
+        return quote(model._meta.db_table)
+
+    owners = sorted((h.pk, h.owner_id) for h in routed)
+    rows = sorted(routing_rows, key=lambda row: row["handoff_id"])
+    given = sorted(days.items())
+    sent = {  # the routing rows' columns that vary, and their types
+        "handoff_id": "bigint", "territory": "text", "team_id": "bigint", "queued_at": "timestamptz",
+        "routed_to_id": "bigint", "attempts": "integer", "excluded": "text", "manager_told_at": "timestamptz",
+    }
+    params = {
+        "now": now, "at": at, "rules": rules.pk, "routed_status": RoutingStatus.ROUTED,
+        "queued_status": RoutingStatus.QUEUED,
+        "routed": [pk for pk, _ in owners], "owner": [owner for _, owner in owners],
+        "rep": [rep.user_id for rep in counters], "credit": [rep.credit for rep in counters],
+        "assigned": [rep.assigned for rep in counters],
+        "day_rep": [user_id for (user_id, _), _n in given], "day": [day for (_, day), _n in given],
+        "day_n": [n for _, n in given],
+        **{f"r_{name}": [row[name] for row in rows] for name in sent},
+        "r_excluded": [json.dumps(row["excluded"]) if row["excluded"] else "[]" for row in rows],
+    }
+    values = {name: f"v.{name}" for name in sent} | {
+        "rules_id": "%(rules)s",
+        "status": "CASE WHEN v.routed_to_id IS NULL THEN %(queued_status)s ELSE %(routed_status)s END",
+        "routed_at": "CASE WHEN v.routed_to_id IS NULL THEN NULL ELSE %(at)s::timestamptz END",
+        "excluded": "v.excluded::jsonb",
+    }
+    routing_columns = [HandoffRouting._meta.get_field(name.removesuffix("_id")).column for name in values]
+    statements = [
+        """given_to AS (SELECT * FROM unnest(%(routed)s::bigint[], %(owner)s::bigint[]) AS v(id, owner_id))""",
+        f"""owners AS (
+            UPDATE {table(Handoff)} h SET owner_id = v.owner_id, updated_at = %(now)s
+            FROM given_to v WHERE h.id = v.id)""",
+        f"""routing AS (
+            INSERT INTO {table(HandoffRouting)} ({", ".join(quote(c) for c in routing_columns)})
+            SELECT {", ".join(values.values())}
+            FROM unnest({", ".join(f"%(r_{name})s::{t}[]" for name, t in sent.items())}) AS v({", ".join(sent)})
+            ON CONFLICT ({quote(HandoffRouting._meta.get_field("handoff").column)}) DO UPDATE SET
+            {", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in routing_columns[1:])})""",
+        f"""credits AS (
+            UPDATE {table(RepRouting)} r SET credit = v.credit, assigned = v.assigned
+            FROM unnest(%(rep)s::bigint[], %(credit)s::bigint[], %(assigned)s::integer[])
+                 AS v(user_id, credit, assigned)
+            WHERE r.user_id = v.user_id)""",
+        f"""days AS (
+            INSERT INTO {table(RepRoutingDay)} AS d (user_id, day, assigned)
+            SELECT * FROM unnest(%(day_rep)s::bigint[], %(day)s::date[], %(day_n)s::integer[])
+            ON CONFLICT (user_id, day) DO UPDATE SET assigned = d.assigned + excluded.assigned)""",
+    ]
+    if rules.first_routed_at is None and owners:
+        statements.append(
+            f"""first_routing AS (
+            UPDATE {table(type(rules))} SET first_routed_at = %(at)s
+            WHERE id = %(rules)s AND first_routed_at IS NULL)"""
+        )
+    result = "SELECT 0"
+    if write_back_after is not None and owners:
+        params |= {"after": write_back_after, "action": ACTION, "pending": WriteBack.Status.PENDING}
+        # This pass's events are those after `write_back_after` (read by the events' key) of the handoffs routed (the
+        # join). With no such bound (handoffs qualified in this transaction), they are found by handoff.
+        by_handoff = "AND e.handoff_id = ANY(%(routed)s::bigint[])"
+        statements.append(
+            f"""write_back AS (
+            INSERT INTO {table(WriteBack)} (lead_id, event_id, action, changes, status, attempts, next_attempt_at,
+                                            error_code, error, created_at)
+            SELECT e.lead_id, e.id, %(action)s, jsonb_build_object('OwnerId', p.crm_user_id), %(pending)s, 0,
+                   %(now)s, '', '', %(now)s
+            FROM {table(HandoffEvent)} e
+            JOIN given_to v ON v.id = e.handoff_id
+            JOIN {table(RepProfile)} p ON p.user_id = v.owner_id
+            WHERE e.id > %(after)s AND e.action = %(action)s {"" if write_back_after else by_handoff}
+              AND p.crm_user_id IS NOT NULL AND p.crm_user_id <> ''
+            ORDER BY e.id
+            RETURNING 1)"""
+        )
+        result = "SELECT count(*) FROM write_back"
+    terms = "NULL"
+    if clocks_qualified_here and owners:
+        terms = f"""(SELECT jsonb_agg(DISTINCT jsonb_build_array(m.policy_id, m.window_seconds, s.reminder_share,
+                                                       m.calendar_id, m.started_at, m.due_at, m.remind_at))
+                     FROM {table(Milestone)} m JOIN {table(SlaPolicy)} s ON s.id = m.policy_id
+                     WHERE m.handoff_id = ANY(%(routed)s::bigint[]))"""
+    with connection.cursor() as cursor:
+        cursor.execute("WITH " + ",\n".join(statements) + f"\nSELECT ({result}), {terms}", params)
+        written, clock_terms = cursor.fetchone()
+    if terms == "NULL":
+        return written, None
+    return written, [
+        (policy_id, window, share, calendar_id, datetime.fromisoformat(started), datetime.fromisoformat(due),
+         datetime.fromisoformat(remind))
+        for policy_id, window, share, calendar_id, started, due, remind in (
+            json.loads(clock_terms) if isinstance(clock_terms, str) else clock_terms or ()
+        )
+    ]
 
 
 def _tell_managers(waiting: list[Handoff], team_of: dict[int, int], decisions: dict[int, dict], now: datetime) -> None:
@@ -401,18 +562,23 @@ def clocks_follow_owner(
     at: datetime,
     calendars: dict[int, tuple[int | None, object]] | None = None,
     fresh: bool = False,
+    terms: list[tuple] | None = None,
 ) -> None:
     """The SLA clocks of routed leads start at routing, in the new owner's calendar.
 
     Clocks of the latest round that none of has been met, breached or stopped (a lead straight from qualification or
     from a wait in the queue) start again at `at` with their full windows: set-based, one UPDATE per (calendar,
-    round, policy), their due times computed once per window. Otherwise (the escalation gave the lead back after
-    a breach) the round's unmet clocks stop and a new round starts for the new owner; an accepted lead's new round
-    has no accept clock to run. `calendars`: owner id → (calendar id, calendar) where the caller has them already
-    (the routing pass's reps), so they are not read again. `fresh`: the handoffs were qualified in this transaction,
-    so their clocks are round 1, just started, none spent or paused: not read to find out.
+    round) on PostgreSQL (per policy too elsewhere), their due times computed once per window; none when they hold
+    those times already (qualified in this transaction, and the owner keeps the queue's calendar). Otherwise (the
+    escalation gave the lead back after a breach) the round's unmet clocks stop and a new round starts for the new
+    owner; an accepted lead's new round has no accept clock to run. `calendars`: owner id → (calendar id, calendar)
+    where the caller has them already (the routing pass's reps), so they are not read again. `fresh`: the handoffs
+    were qualified in this transaction, so their clocks are round 1, just started, none spent or paused: not read to
+    find out. `terms`: with `fresh`, their clocks' terms as they stand, already read by the caller
+    (`_clock_terms(as_they_stand=True)`'s rows).
     """
     ids = [h.pk for h in handoffs]
+    qualified_here = fresh
     # Most clocks routed are round 1, just (re)started, none spent or paused: only the others are read (a later round,
     # a spent or a paused clock), and a handoff not among them is in round 1, fresh. (A handoff without clocks then
     # "restarts" none: the UPDATEs match nothing.)
@@ -421,7 +587,7 @@ def clocks_follow_owner(
     paused_q = Q(paused_at__isnull=False)
     any_paused = False
     seen: set[int] = set()
-    for handoff_id, round_, spent, paused in () if fresh else (
+    for handoff_id, round_, spent, paused in () if qualified_here else (
         Milestone.objects.filter(handoff_id__any=ids)
         .filter(Q(round__gt=1) | spent_q | paused_q)
         .values("handoff_id", "round")
@@ -438,7 +604,7 @@ def clocks_follow_owner(
         known = {cal_id: cal for cal_id, cal in calendars.values() if cal_id is not None}
     else:
         cal_ids, known = owner_calendar_ids(owners), {}
-    fresh: dict[tuple[int, int], list[int]] = defaultdict(list)  # (calendar, round) → handoff ids
+    restart: dict[tuple[int, int], list[int]] = defaultdict(list)  # (calendar, round) → handoff ids
     spent = []
     for handoff in handoffs:
         if handoff.pk not in latest:
@@ -447,36 +613,48 @@ def clocks_follow_owner(
         if was_spent:
             spent.append(handoff)
         elif cal_ids.get(handoff.owner_id) is not None:
-            fresh[(cal_ids[handoff.owner_id], round_)].append(handoff.pk)
-    if fresh:
-        all_fresh = [pk for group in fresh.values() for pk in group]
-        terms = list(
-            # order_by(): the model's default ordering would make DISTINCT run over every clock.
-            Milestone.objects.filter(handoff_id__any=all_fresh)
-            .order_by()
-            .values_list("policy_id", "window_seconds", "policy__reminder_share")
-            .distinct()
-        )
-        needed = {cal for cal, _ in fresh}
+            restart[(cal_ids[handoff.owner_id], round_)].append(handoff.pk)
+    if restart:
+        all_restarted = [pk for group in restart.values() for pk in group]
+        if terms is None or not qualified_here:
+            terms = _clock_terms(all_restarted, as_they_stand=qualified_here)
+        needed = {cal for cal, _ in restart}
         cals = {cal: known[cal] for cal in needed if cal in known}
         if len(cals) < len(needed):
             cals.update(calendars_load(needed - set(cals)))
         by_policy: dict[int, list[tuple[int, int]]] = defaultdict(list)  # policy → (window, reminder) seconds
-        for policy_id, window, share in terms:
+        for policy_id, window, share, *_ in terms:
             by_policy[policy_id].append((window, round(window * float(share))))
-        for (cal_id, round_), group in fresh.items():
+        for (cal_id, round_), group in restart.items():
             cal = cals[cal_id]
+            # Each window's due and reminder times, computed once for the calendar.
+            times = {
+                (policy_id, w): (businesstime.add(at, timedelta(seconds=w), cal),
+                                 businesstime.add(at, timedelta(seconds=r), cal))
+                for policy_id, windows in by_policy.items() for w, r in windows
+            }
+            if qualified_here and len(restart) == 1 and all(
+                (calendar_id, started_at, due_at, remind_at) == (cal_id, at, *times[policy_id, window])
+                for policy_id, window, _share, calendar_id, started_at, due_at, remind_at in terms
+            ):
+                # Started in this transaction at `at` in this very calendar (the new owner keeps the queue's): every
+                # clock already holds what restarting it would write.
+                continue
+            running_restarted = connection.vendor == "postgresql"
+            if running_restarted:
+                _restart_clocks_postgresql(group, round_, cal_id, at, times)
+                if not any_paused:
+                    continue
             for policy_id, windows in sorted(by_policy.items()):
-                # One UPDATE for the policy's windows: each clock's times picked by its window (CASE).
                 clocks = Milestone.objects.filter(handoff_id__any=group, round=round_, policy_id=policy_id,
                                                   window_seconds__in=[w for w, _ in windows])
-                clocks.filter(paused_at__isnull=True).update(
-                    started_at=at, calendar_id=cal_id, reminded_at=None,
-                    due_at=_by_window([(w, businesstime.add(at, timedelta(seconds=w), cal)) for w, _ in windows],
-                                     DateTimeField()),
-                    remind_at=_by_window([(w, businesstime.add(at, timedelta(seconds=r), cal)) for w, r in windows],
-                                        DateTimeField()),
-                )
+                if not running_restarted:
+                    # One UPDATE for the policy's windows: each clock's times picked by its window (CASE).
+                    clocks.filter(paused_at__isnull=True).update(
+                        started_at=at, calendar_id=cal_id, reminded_at=None,
+                        due_at=_by_window([(w, times[policy_id, w][0]) for w, _ in windows], DateTimeField()),
+                        remind_at=_by_window([(w, times[policy_id, w][1]) for w, _ in windows], DateTimeField()),
+                    )
                 if any_paused:
                     clocks.filter(paused_at__isnull=False).update(
                         started_at=at, calendar_id=cal_id, reminded_at=None,
@@ -497,6 +675,49 @@ def clocks_follow_owner(
             ).update(stopped_at=at)
 
 
+def _clock_terms(handoff_ids: list[int], *, as_they_stand: bool = False) -> list[tuple]:
+    """The (policy, window seconds, reminder share) of these handoffs' clocks, each once; `as_they_stand`: with the
+    calendar, start, due and reminder times each clock has now (each distinct set once)."""
+    if connection.vendor != "postgresql":
+        return list(
+            # order_by(): the model's default ordering would make DISTINCT run over every clock.
+            Milestone.objects.filter(handoff_id__any=handoff_ids)
+            .order_by()
+            .values_list("policy_id", "window_seconds", "policy__reminder_share",
+                         *(("calendar_id", "started_at", "due_at", "remind_at") if as_they_stand else ()))
+            .distinct()
+        )
+    # Written out: on a lead routed inside a sync page, building the ORM query cost more than running it.
+    quote = connection.ops.quote_name
+    now = ", m.calendar_id, m.started_at, m.due_at, m.remind_at" if as_they_stand else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT m.policy_id, m.window_seconds, s.reminder_share{now} "
+            f"FROM {quote(Milestone._meta.db_table)} m JOIN {quote(SlaPolicy._meta.db_table)} s ON s.id = m.policy_id "
+            "WHERE m.handoff_id = ANY(%s::bigint[])",
+            [handoff_ids],
+        )
+        return cursor.fetchall()
+
+
+def _restart_clocks_postgresql(handoff_ids: list[int], round_: int, calendar_id: int, at: datetime,
+                               times: dict[tuple[int, int], tuple[datetime, datetime]]) -> None:
+    """The running (not paused) clocks of this round of these handoffs start at `at` in this calendar: one UPDATE for
+    every policy and window, each clock's due and reminder times joined from arrays by (policy, window)."""
+    keys = sorted(times)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {connection.ops.quote_name(Milestone._meta.db_table)} m
+                SET started_at = %s, calendar_id = %s, reminded_at = NULL, due_at = v.due_at, remind_at = v.remind_at
+                FROM unnest(%s::bigint[], %s::integer[], %s::timestamptz[], %s::timestamptz[])
+                     AS v(policy_id, window_seconds, due_at, remind_at)
+                WHERE m.handoff_id = ANY(%s::bigint[]) AND m.round = %s AND m.paused_at IS NULL
+                  AND m.policy_id = v.policy_id AND m.window_seconds = v.window_seconds""",
+            [at, calendar_id, [p for p, _ in keys], [w for _, w in keys], [times[k][0] for k in keys],
+             [times[k][1] for k in keys], handoff_ids, round_],
+        )
+
+
 def handoffs_given_by_hand(*, owners: dict[int, int], at: datetime) -> None:
     """Leads a manager gave to reps by hand count toward fairness like routed ones (owner id → how many).
 
@@ -507,8 +728,7 @@ def handoffs_given_by_hand(*, owners: dict[int, int], at: datetime) -> None:
     team_ids = sorted({t for t in teams.values() if t is not None})
     if not team_ids:
         return
-    _lock_reps(team_ids)
-    pools = routing_pool(team_ids, at)
+    pools = _locked_pool(team_ids, at)
     moved: set[int] = set()
     given: Counter = Counter()
     for owner_id, n in sorted(owners.items()):
@@ -526,7 +746,7 @@ def handoffs_given_by_hand(*, owners: dict[int, int], at: datetime) -> None:
             rep.credit -= total
             rep.assigned += 1
         given[(rep.user_id, rep.day)] += n
-    _write_counters(pools, moved, given)
+    _write_counters(_counters(pools, moved), given)
 
 
 @on_transition
