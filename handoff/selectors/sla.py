@@ -111,11 +111,13 @@ def business_time_text(milestone: Milestone, now: datetime | None = None) -> str
 
 
 def deadlines(handoffs: Iterable[Handoff], now: datetime | None = None) -> dict[int, tuple[Milestone, str]]:
-    """handoff id → (its next deadline's clock, its wording), in two queries for a whole page of handoffs."""
+    """handoff id → (its next deadline's clock, its wording), in two queries for a whole page of handoffs. The clocks
+    hold what a list shows of them (kind, due time, calendar) and no more."""
 
     now = now or timezone.now()
     nearest: dict[int, Milestone] = {}
-    for m in Milestone.objects.filter(handoff_id__in=[h.pk for h in handoffs], **_TICKING).order_by("due_at"):
+    ticking = Milestone.objects.filter(handoff_id__in=[h.pk for h in handoffs], **_TICKING)
+    for m in ticking.only("handoff_id", "kind", "calendar_id", "due_at").order_by("due_at"):
         nearest.setdefault(m.handoff_id, m)
     cals = calendars_load({m.calendar_id for m in nearest.values()})
     found = {}

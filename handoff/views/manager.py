@@ -14,6 +14,7 @@ from handoff.services.actors import Actor
 from handoff.services.handoffs import handoffs_reassign
 
 from .common import (
+    LIST_ROW_WITH_NAMES,
     bulk_done_message,
     page,
     paginate,
@@ -76,7 +77,7 @@ def team_handoffs(request):
         bulk, status, done = _bulk_reassign(request, visible, reps)
         if done:
             return redirect(request.get_full_path())
-    rows = visible.select_related(None).select_related("lead", "owner__profile", "reason").defer("lead__raw")
+    rows = visible.select_related(None).select_related("lead", "owner__profile", "reason").only(*LIST_ROW_WITH_NAMES)
     # A search is paged newer / older, uncounted: counting its matches scans every lead it might match.
     searching = bool(filters.is_valid() and filters.cleaned_data.get("q"))
     page_obj = paginate_by_id(request, _filtered(visible, filters), rows, counted=not searching)
