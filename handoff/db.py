@@ -7,7 +7,11 @@ Both exist for the batch paths (a sync page, a qualification batch of 1,000 hand
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import hashlib
+import re
+import weakref
+from collections.abc import Mapping, Sequence
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
@@ -206,3 +210,69 @@ def upsert_add(model: type[models.Model], rows: Sequence[dict], *, key: Sequence
         cursor.execute(
             f"INSERT INTO {table} ({columns}) {source} ON CONFLICT ({conflict}) DO UPDATE SET {updates}", params
         )
+
+
+def execute_prepared(cursor, sql: str, params: Mapping[str, object]) -> None:
+    """Run `sql` (named `%(name)s` placeholders only) as a statement prepared and planned once per connection.
+
+    Django binds parameters client-side, so PostgreSQL parses and plans every statement it is sent; for the routing
+    pass's two hot statements (a lead routed inside a sync page), planning cost more than running them. Here the
+    statement is sent once per connection as `PREPARE` (its placeholders numbered, their types inferred by PostgreSQL
+    from the SQL: cast where it cannot) and then run as `EXECUTE name(values…)` through the same Django cursor, in the
+    same round trip as `SET LOCAL plan_cache_mode = force_generic_plan`: left to choose, PostgreSQL planned every run
+    again for its values (the arrays' sizes made a plan for them look cheaper). The values are still bound
+    client-side, the results read as before, and Django's query log counts the statement. The plan setting lasts until
+    the transaction ends; only prepared statements follow it (psycopg prepares none with client-side binding, and the
+    schema has no PL/pgSQL). A prepared statement is not transactional, so it outlives a rollback; it is kept per
+    DB-API connection (a new connection prepares again). `sql` must be the same text each time: values go in
+    `params`. Meant for small inputs: a generic plan does not see how many rows an array holds.
+
+    Run plainly instead when the database is configured otherwise: `server_side_binding` (psycopg prepares itself),
+    or an explicit `prepare_threshold: None` in OPTIONS (no prepared statements, e.g. behind a transaction-pooling
+    PgBouncer).
+    """
+    if not _may_prepare():
+        cursor.execute(sql, params)
+        return
+    label, prepare, execute, names = _prepared_statement(sql)
+    done = _prepared_on.setdefault(connection.connection, set())
+    if label not in done:
+        cursor.execute(prepare)
+        done.add(label)
+    cursor.execute(execute, {name: params[name] for name in names})
+    cursor.nextset()  # past the SET's result, to the statement's
+
+
+# The statements prepared on each live DB-API connection (a closed one's entry goes with it).
+_prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%|%s")
+
+
+def _may_prepare() -> bool:
+    options = connection.settings_dict.get("OPTIONS", {})
+    return (
+        connection.vendor == "postgresql"
+        and options.get("server_side_binding") is not True
+        and not ("prepare_threshold" in options and options["prepare_threshold"] is None)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _prepared_statement(sql: str) -> tuple[str, str, str, tuple[str, ...]]:
+    """(name, PREPARE, EXECUTE with named placeholders, parameter names in $n order) for a statement's text."""
+    names: list[str] = []
+
+    def number(match: re.Match) -> str:
+        if match.group(0) == "%%":
+            return "%"
+        if match.group(1) is None:
+            raise ValueError("execute_prepared: named placeholders only, %(name)s")
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    body = _PLACEHOLDER.sub(number, sql)
+    label = "handoff_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
+    arguments = f"({', '.join(f'%({name})s' for name in names)})" if names else ""
+    execute = f"SET LOCAL plan_cache_mode = force_generic_plan; EXECUTE {label}{arguments}"
+    return label, f"PREPARE {label} AS {body}", execute, tuple(names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import zoneinfo
 from collections import defaultdict
@@ -18,6 +19,7 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from handoff import businesstime
+from handoff.db import execute_prepared
 from handoff.models import (
     AwayPeriod,
     BusinessCalendar,
@@ -230,11 +232,13 @@ def _pool_reps(team_ids: set[int], first: date, last: date) -> list[_PoolRep]:
     ]
 
 
+@functools.cache
 def _pool_sql(*, lock: bool) -> str:
-    """The pool's statement. Planned on every call (Django binds parameters client-side, so no prepared statements):
-    its planning cost more than running it, so it joins only what every column needs (profile, user, team, routing
-    row) and reads the rest by subqueries of one table each, which plan cheaply; membership of the sales reps' group
-    is a column, not a condition (a semi-join there doubled the planning).
+    """The pool's statement, prepared once per connection (`db.execute_prepared`): built once per process. Its
+    planning cost more than running it (PostgreSQL still plans it on its first runs, before it keeps a generic plan),
+    so it joins only what every column needs (profile, user, team, routing row) and reads the rest by subqueries of
+    one table each, which plan cheaply; membership of the sales reps' group is a column, not a condition (a semi-join
+    there doubled the planning).
 
     `lock`: the routing rows are first locked, in id order, by the `locked` CTE (the team's members': a member who
     left the reps' group locks a row nobody needs, harmless). The rest of the statement reads as of its start, so a
@@ -303,12 +307,12 @@ def _pool_reps_postgresql(team_ids: set[int], first: date, last: date, *, lock: 
     params = {"teams": sorted(team_ids), "role": Role.SALES_REP, "first": first, "last": last,
               "open": list(OPEN_STATES)}
     with connection.cursor() as cursor:
-        cursor.execute(_pool_sql(lock=lock), params)
+        execute_prepared(cursor, _pool_sql(lock=lock), params)
         rows = cursor.fetchall()
         if lock and any(row[-1] for row in rows):
             # Another pass changed some of these reps while this one waited for their locks: read them again, now
             # that they are held (a statement of its own sees what that pass committed).
-            cursor.execute(_pool_sql(lock=False), params)
+            execute_prepared(cursor, _pool_sql(lock=False), params)
             rows = cursor.fetchall()
     reps = []
     calendars: dict[int, Any] = {}  # each calendar built once: the rows of its reps carry the same values

@@ -24,7 +24,7 @@ from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from handoff import businesstime
-from handoff.db import bulk_set, insert_from_select, insert_rows, upsert_add
+from handoff.db import bulk_set, execute_prepared, insert_from_select, insert_rows, upsert_add
 from handoff.models import (
     Handoff,
     HandoffEvent,
@@ -66,6 +66,9 @@ NOTICE_TASK = "handoff.routing_notices_send"
 WRITEBACK_TASK = "handoff.writeback_flush"  # services/writeback.py's FLUSH_TASK (not imported: it imports the SLA)
 _HANDOFF_FIELDS = ("id", "lead", "state", "owner", "definition")  # what a routing pass reads of a handoff
 _LEAD_PREFIX = "routing_lead_"
+# Passes of up to this many handoffs write through a statement prepared once per connection (`db.execute_prepared`):
+# for a lead routed in a sync page, planning it cost more than running it. A bigger pass is planned for its arrays.
+PREPARED_UP_TO = 100
 
 
 @dataclass
@@ -463,8 +466,8 @@ def _write_pass_postgresql(*, routed: list[Handoff], now: datetime, routing_rows
         "r_excluded": [json.dumps(row["excluded"]) if row["excluded"] else "[]" for row in rows],
     }
     values = {name: f"v.{name}" for name in sent} | {
-        "rules_id": "%(rules)s",
-        "status": "CASE WHEN v.routed_to_id IS NULL THEN %(queued_status)s ELSE %(routed_status)s END",
+        "rules_id": "%(rules)s::bigint",
+        "status": "CASE WHEN v.routed_to_id IS NULL THEN %(queued_status)s::text ELSE %(routed_status)s::text END",
         "routed_at": "CASE WHEN v.routed_to_id IS NULL THEN NULL ELSE %(at)s::timestamptz END",
         "excluded": "v.excluded::jsonb",
     }
@@ -472,7 +475,7 @@ def _write_pass_postgresql(*, routed: list[Handoff], now: datetime, routing_rows
     statements = [
         """given_to AS (SELECT * FROM unnest(%(routed)s::bigint[], %(owner)s::bigint[]) AS v(id, owner_id))""",
         f"""owners AS (
-            UPDATE {table(Handoff)} h SET owner_id = v.owner_id, updated_at = %(now)s
+            UPDATE {table(Handoff)} h SET owner_id = v.owner_id, updated_at = %(now)s::timestamptz
             FROM given_to v WHERE h.id = v.id)""",
         f"""routing AS (
             INSERT INTO {table(HandoffRouting)} ({", ".join(quote(c) for c in routing_columns)})
@@ -494,7 +497,7 @@ def _write_pass_postgresql(*, routed: list[Handoff], now: datetime, routing_rows
         statements.append(
             f"""first_routing AS (
             UPDATE {table(type(rules))} SET first_routed_at = %(at)s
-            WHERE id = %(rules)s AND first_routed_at IS NULL)"""
+            WHERE id = %(rules)s::bigint AND first_routed_at IS NULL)"""
         )
     result = "SELECT 0"
     if write_back_after is not None and owners:
@@ -506,12 +509,12 @@ def _write_pass_postgresql(*, routed: list[Handoff], now: datetime, routing_rows
             f"""write_back AS (
             INSERT INTO {table(WriteBack)} (lead_id, event_id, action, changes, status, attempts, next_attempt_at,
                                             error_code, error, created_at)
-            SELECT e.lead_id, e.id, %(action)s, jsonb_build_object('OwnerId', p.crm_user_id), %(pending)s, 0,
-                   %(now)s, '', '', %(now)s
+            SELECT e.lead_id, e.id, %(action)s::text, jsonb_build_object('OwnerId', p.crm_user_id),
+                   %(pending)s::text, 0, %(now)s::timestamptz, '', '', %(now)s::timestamptz
             FROM {table(HandoffEvent)} e
             JOIN given_to v ON v.id = e.handoff_id
             JOIN {table(RepProfile)} p ON p.user_id = v.owner_id
-            WHERE e.id > %(after)s AND e.action = %(action)s {"" if write_back_after else by_handoff}
+            WHERE e.id > %(after)s::bigint AND e.action = %(action)s::text {"" if write_back_after else by_handoff}
               AND p.crm_user_id IS NOT NULL AND p.crm_user_id <> ''
             ORDER BY e.id
             RETURNING 1)"""
@@ -523,8 +526,12 @@ def _write_pass_postgresql(*, routed: list[Handoff], now: datetime, routing_rows
                                                        m.calendar_id, m.started_at, m.due_at, m.remind_at))
                      FROM {table(Milestone)} m JOIN {table(SlaPolicy)} s ON s.id = m.policy_id
                      WHERE m.handoff_id = ANY(%(routed)s::bigint[]))"""
+    sql = "WITH " + ",\n".join(statements) + f"\nSELECT ({result}), {terms}"
     with connection.cursor() as cursor:
-        cursor.execute("WITH " + ",\n".join(statements) + f"\nSELECT ({result}), {terms}", params)
+        if len(rows) <= PREPARED_UP_TO:
+            execute_prepared(cursor, sql, params)
+        else:
+            cursor.execute(sql, params)
         written, clock_terms = cursor.fetchone()
     if terms == "NULL":
         return written, None
