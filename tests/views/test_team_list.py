@@ -148,3 +148,25 @@ def test_a_search_finds_by_company_and_pages_newer_and_older_without_counting(ca
     assert "Older →" in first and "in all" not in first and "Page 1<" in first
     assert "Match0 Lead" in second and "← Newer" in second and "Older →" not in second
     assert "Page 1 of 2 · 4 in all" in unsearched
+
+
+def test_a_long_list_is_counted_up_to_a_bound_then_pages_on_newer_and_older(cast, browser, monkeypatch):
+    for n in range(7):
+        handed(cast, cast.rep, first_name=f"Lead{n}", last_name="Long")
+    client = browser("manager")
+    monkeypatch.setattr(common, "PAGE_SIZE", 2)
+    monkeypatch.setattr(common, "COUNT_BOUND", 4)
+
+    first = client.get(PAGE).text
+    second = client.get(PAGE, {"page": 2}).text
+    third = client.get(PAGE, {"page": 3}).text
+    last = client.get(PAGE, {"page": 4}).text
+    monkeypatch.setattr(common, "COUNT_BOUND", 10)
+    counted = client.get(PAGE).text
+
+    assert "Page 1 of 2+ · 4+ in all" in first and "Lead6 Long" in first and "Lead5 Long" in first
+    assert "Page 2 of 2+ · 4+ in all" in second and "Older →" in second and "Lead3 Long" in second
+    # Past the counted pages: newer and older, uncounted, down to the oldest row.
+    assert "Page 3<" in third and "in all" not in third and "Lead1 Long" in third and "Older →" in third
+    assert "Page 4<" in last and "Lead0 Long" in last and "Older →" not in last and "← Newer" in last
+    assert "Page 1 of 4 · 7 in all" in counted
