@@ -28,22 +28,8 @@ from django.utils import timezone
 
 from handoff.models import Handoff, Lead, LeadDefinition, Milestone, ReasonCode, RepProfile, SlaPolicy
 
-from .serializers import actions_for
+from .serializers import HANDOFF_INSTANTS, actions_for
 
-_INSTANTS = (
-    "qualified_at",
-    "handed_at",
-    "accepted_at",
-    "rejected_at",
-    "disputed_at",
-    "resolved_at",
-    "first_touch_at",
-    "first_connect_at",
-    "converted_at",
-    "recycled_at",
-    "closed_at",
-    "updated_at",
-)
 _CLOCK_INSTANTS = ("started_at", "due_at", "remind_at", "met_at", "breached_at", "stopped_at", "paused_at")
 
 
@@ -133,7 +119,7 @@ def _row_sql() -> str:
             ("note", f"{h}.note"),
             ("dispute_reason", _reason(f"{h}.dispute_reason_id")),
             ("dispute_note", f"{h}.dispute_note"),
-            *((name, _instant(f"{h}.{name}")) for name in _INSTANTS),
+            *((name, _instant(f"{h}.{name}")) for name in HANDOFF_INSTANTS),
             ("milestones", clocks),
         ]
     )

@@ -172,14 +172,20 @@ def _lead_link(lead_id: int, name: str) -> str:
     return f'<a class="lead-name" href="{url_with_id("lead_detail", lead_id)}">{name}</a>'
 
 
+def _row_start(handoff, bulk_action: str, ticked) -> tuple:
+    """What a list row starts with: the lead, its name escaped, the overdue class and the tick box (offered when the
+    reader may take the list's bulk action on the row)."""
+    name = escape(handoff.lead)
+    overdue = ' class="is-overdue"' if handoff.overdue else ""
+    tick = _tick("handoffs", handoff.pk, name, ticked) if bulk_action in handoff.actions else ""
+    return handoff.lead, name, overdue, tick
+
+
 @register.simple_tag
 def rep_handoff_row(handoff, here: str, ticked) -> str:
     """A row of the rep's list (my_handoffs.html): the lead, its state, source, score, hand-over, next deadline and
     the rep's buttons; ticked again after a failed bulk action if its id is in `ticked`."""
-    lead = handoff.lead
-    name = escape(lead)
-    overdue = ' class="is-overdue"' if handoff.overdue else ""
-    tick = _tick("handoffs", handoff.pk, name, ticked) if "reject" in handoff.actions else ""
+    lead, name, overdue, tick = _row_start(handoff, "reject", ticked)
     pill = ""
     if handoff.sequence > 1:
         pill = f' <span class="pill" title="Handed over {handoff.sequence} times">#{handoff.sequence}</span>'
@@ -203,10 +209,7 @@ def rep_handoff_row(handoff, here: str, ticked) -> str:
 def team_handoff_row(handoff, here: str, ticked) -> str:
     """A row of the manager's list (team.html): the lead, its state, rep, next deadline, hand-over and reason, and
     the manager's buttons; ticked again after a failed bulk assignment if its id is in `ticked`."""
-    lead = handoff.lead
-    name = escape(lead)
-    overdue = ' class="is-overdue"' if handoff.overdue else ""
-    tick = _tick("handoffs", handoff.pk, name, ticked) if "reassign" in handoff.actions else ""
+    lead, name, overdue, tick = _row_start(handoff, "reassign", ticked)
     about = _or(lead.company, "—")
     if lead.lead_source:
         about += f" · {escape(lead.lead_source)}"
