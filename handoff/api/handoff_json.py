@@ -27,8 +27,9 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 from handoff.models import Handoff, Lead, LeadDefinition, Milestone, ReasonCode, RepProfile, SlaPolicy
+from handoff.services.handoffs import actions_reader
 
-from .serializers import HANDOFF_INSTANTS, actions_for
+from .serializers import HANDOFF_INSTANTS
 
 _CLOCK_INSTANTS = ("started_at", "due_at", "remind_at", "met_at", "breached_at", "stopped_at", "paused_at")
 
@@ -147,7 +148,7 @@ def page_values(handoffs: QuerySet[Handoff]) -> QuerySet:
 def texts(page: Iterable[dict], *, actor) -> list[str]:
     """Each row of `page_values()` as HandoffSerializer's JSON text, the actions those of `actor` (spliced in last,
     where the serializer has them)."""
-    actions = actions_for(actor)
+    actions = actions_reader(actor)
     return [
         f'{r["row"][:-1]}, "actions" : {json.dumps(actions(r["state"], r["owner_id"], r["owner_team"]))}}}'
         for r in page

@@ -26,9 +26,8 @@ from handoff.services.handoffs import (
     MILESTONE_ACTIONS,
     Action,
     Decision,
-    actions_of,
+    actions_reader,
     allowed_actions,
-    parties_to,
 )
 
 from .fields import StrictCharField, StrictDateTimeField, StrictIntegerField
@@ -382,23 +381,6 @@ def _people(ids: set[int]) -> dict[int, tuple[dict, int | None]]:
     return found
 
 
-def actions_for(actor) -> Callable[[str, int | None, int | None], list[str]]:
-    """`allowed_actions` of `actor` for a row's (state, owner id, owner's team id): the parties the actor is to the
-    row worked out once per owner on the page, the rules' (cached) answer once per state and parties."""
-    known: dict[tuple, list[str]] = {}
-    parties: dict[tuple, frozenset] = {}
-
-    def actions(state: str, owner_id: int | None, team_id: int | None) -> list[str]:
-        key = (state, owner_id, team_id)
-        if key not in known:
-            if (owner_id, team_id) not in parties:
-                parties[(owner_id, team_id)] = parties_to(actor, owner_id, team_id)
-            known[key] = [str(action) for action in actions_of(state, parties[(owner_id, team_id)])]
-        return known[key]
-
-    return actions
-
-
 def handoff_rows(rows: Iterable[dict], *, actor) -> list[dict]:
     """HandoffSerializer's output for rows of `HANDOFF_COLUMNS`, the actions those of `actor`: a query each for the
     page's milestones and people."""
@@ -406,7 +388,7 @@ def handoff_rows(rows: Iterable[dict], *, actor) -> list[dict]:
     instant = _instant_formatter()
     clocks = _milestone_rows([r["id"] for r in rows], instant)
     people = _people({r[k] for r in rows for k in ("owner_id", "qualified_by_id")} - {None})
-    actions = actions_for(actor)
+    actions = actions_reader(actor)
     out = []
     for r in rows:
         owner_id, qualified_by_id = r["owner_id"], r["qualified_by_id"]

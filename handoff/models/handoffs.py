@@ -88,7 +88,9 @@ class Handoff(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["owner", "state", "-handed_at"], name="handoff_owner_state_idx"),
+            # A rep's list by state (the page's "to do": qualified or accepted), newest first or most urgent first:
+            # with the id in it, the urgency sort reads the rep's rows from the index alone (selectors/sla.py).
+            models.Index(fields=["owner", "state", "-handed_at", "-id"], name="handoff_owner_state_idx"),
             # Lists newest hand-over first (API, pages): a rep's own, and a manager's per team member (owner IN …).
             models.Index(fields=["owner", "-handed_at", "-id"], name="handoff_owner_handed_idx"),
             # Lists newest hand-over first over many owners: marketers' and admins' (every row), and a manager's

@@ -48,7 +48,10 @@ class Lead(models.Model):
     class Meta:
         ordering = ["-crm_created_at", "-id"]
         indexes = [
-            models.Index(fields=["owner", "is_deleted"]),
+            # A person's leads (`owner` and `is_deleted` lookups), and the lead sources among them for the pages' source
+            # filter (selectors/handoffs.py `lead_sources_of`): read from the index alone, not from a heap page per
+            # lead (a rep's 2,000 leads lie on 2,000 pages).
+            models.Index(fields=["owner", "is_deleted", "lead_source"], name="lead_owner_source_idx"),
             models.Index(fields=["-crm_created_at", "-id"], name="lead_newest_idx"),
             # A rep's leads (and a manager's, per team member), newest CRM creation first: GET /api/leads/.
             models.Index(fields=["owner", "-crm_created_at", "-id"], name="lead_owner_newest_idx"),

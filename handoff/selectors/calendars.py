@@ -19,27 +19,25 @@ from django.db.models.functions import Coalesce
 from handoff import businesstime
 from handoff.models import BusinessCalendar, CalendarDay, RepProfile
 
+CALENDAR_FIELDS = ("time_zone", "weekly_hours", "holiday_country", "holiday_subdivision")
+
 
 def calendars_load(ids: Iterable[int]) -> dict[int, businesstime.Calendar]:
     """The business-time calendars of these BusinessCalendar ids, in two queries."""
-    ids = set(ids)
+    stored = BusinessCalendar.objects.filter(pk__in=set(ids)).values_list("pk", *CALENDAR_FIELDS)
+    return calendars_of({pk: dict(zip(CALENDAR_FIELDS, values, strict=True)) for pk, *values in stored})
+
+
+def calendars_of(stored: dict[int, dict]) -> dict[int, businesstime.Calendar]:
+    """Business-time calendars from their `CALENDAR_FIELDS` (by id), read with something else, and their exception
+    days (one query)."""
     days: dict[int, list] = defaultdict(list)
-    for calendar_id, day, hours in CalendarDay.objects.filter(calendar_id__in=ids).values_list(
-        "calendar_id", "date", "hours"
-    ):
-        days[calendar_id].append((day, hours))
-    return {
-        row["pk"]: businesstime.calendar_from_values(
-            time_zone=row["time_zone"],
-            weekly_hours=row["weekly_hours"],
-            holiday_country=row["holiday_country"],
-            holiday_subdivision=row["holiday_subdivision"],
-            days=days[row["pk"]],
-        )
-        for row in BusinessCalendar.objects.filter(pk__in=ids).values(
-            "pk", "time_zone", "weekly_hours", "holiday_country", "holiday_subdivision"
-        )
-    }
+    if stored:
+        for calendar_id, day, hours in CalendarDay.objects.filter(calendar_id__in=list(stored)).values_list(
+            "calendar_id", "date", "hours"
+        ):
+            days[calendar_id].append((day, hours))
+    return {pk: businesstime.calendar_from_values(**fields, days=days[pk]) for pk, fields in stored.items()}
 
 
 def default_calendar_id() -> int | None:
@@ -67,26 +65,39 @@ def owner_calendar(owner_id: int | None) -> businesstime.Calendar | None:
     return None if calendar_id is None else calendars_load([calendar_id])[calendar_id]
 
 
+def zone_of_user() -> Coalesce:
+    """The zone a user works in, as an expression on the user model: their calendar's, else their team's, else the
+    default calendar's (NULL when none applies)."""
+    default = BusinessCalendar.objects.filter(is_default=True).values("time_zone")[:1]
+    return Coalesce(F("profile__calendar__time_zone"), F("profile__team__calendar__time_zone"), Subquery(default))
+
+
 def people_time_zones(user_ids: Iterable[int]) -> dict[int, zoneinfo.ZoneInfo]:
     """user id → the zone of the calendar they work by (own, team's, default); TIME_ZONE when none applies.
 
     One query, whatever the number of people: a page asks it for its reader on every request.
     """
     user_ids = set(user_ids)
-    default = BusinessCalendar.objects.filter(is_default=True).values("time_zone")[:1]
-    zones = dict(
-        get_user_model()
-        .objects.filter(pk__in=user_ids)
-        .annotate(zone=Coalesce(F("profile__calendar__time_zone"), F("profile__team__calendar__time_zone"),
-                                Subquery(default)))
-        .values_list("pk", "zone")
-    )
+    users = get_user_model().objects.filter(pk__in=user_ids)
+    zones = dict(users.annotate(zone=zone_of_user()).values_list("pk", "zone"))
     fallback = settings.TIME_ZONE
     return {pk: zoneinfo.ZoneInfo(zones.get(pk) or fallback) for pk in user_ids}
 
 
+_ZONE_CACHE = "_handoff_time_zone"
+
+
 def person_time_zone(user) -> zoneinfo.ZoneInfo:
-    """The zone a signed-in person works in (see `people_time_zones`); TIME_ZONE for an anonymous one."""
+    """The zone a signed-in person works in (see `people_time_zones`); TIME_ZONE for an anonymous one. Read once per
+    user object (none when the sign-in read it with the user: `remember_time_zone`)."""
     if not getattr(user, "pk", None):
         return zoneinfo.ZoneInfo(settings.TIME_ZONE)
-    return people_time_zones([user.pk])[user.pk]
+    zone = getattr(user, _ZONE_CACHE, None)
+    if zone is None:
+        zone = people_time_zones([user.pk])[user.pk]
+        remember_time_zone(user, zone)
+    return zone
+
+
+def remember_time_zone(user, zone: zoneinfo.ZoneInfo) -> None:
+    setattr(user, _ZONE_CACHE, zone)

@@ -65,8 +65,20 @@ def feedback_to_give(user: AbstractBaseUser) -> QuerySet[FeedbackRequest]:
     )
 
 
+_PENDING_CACHE = "_handoff_feedback_pending"
+
+
 def feedback_pending_count(user: AbstractBaseUser) -> int:
+    """How many leads the rep has yet to rate (the menu's badge): read with the user when the sign-in did
+    (`remember_feedback_pending`)."""
+    known = getattr(user, _PENDING_CACHE, None)
+    if known is not None:
+        return known
     return FeedbackRequest.objects.filter(rater=user, outcome=FeedbackOutcome.PENDING).count()
+
+
+def remember_feedback_pending(user: AbstractBaseUser, count: int) -> None:
+    setattr(user, _PENDING_CACHE, count)
 
 
 def feedback_changeable(user: AbstractBaseUser, now: datetime | None = None) -> QuerySet[FeedbackRequest]:

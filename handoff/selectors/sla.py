@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from handoff import businesstime
-from handoff.models import Handoff, Lead, Milestone, SlaPolicy
-from handoff.selectors.calendars import calendars_load
+from handoff.models import Handoff, Lead, Milestone, MilestoneKind, SlaPolicy
+from handoff.selectors.calendars import CALENDAR_FIELDS, calendars_load, calendars_of
 
 # Clocks with a deadline ahead or overdue: not met, not stopped, not paused (breached ones too: most urgent). The
 # predicate of the partial index milestone_ticking_idx (models.sla.TICKING): keep the two the same.
@@ -110,16 +111,33 @@ def business_time_text(milestone: Milestone, now: datetime | None = None) -> str
     return f"paused, {text}" if milestone.paused_at is not None else text
 
 
-def deadlines(handoffs: Iterable[Handoff], now: datetime | None = None) -> dict[int, tuple[Milestone, str]]:
-    """handoff id → (its next deadline's clock, its wording), in two queries for a whole page of handoffs. The clocks
-    hold what a list shows of them (kind, due time, calendar) and no more."""
+class Clock(NamedTuple):
+    """What a list shows of a handoff's next clock: its kind and due time (and the calendar it was timed in)."""
+
+    kind: str
+    due_at: datetime
+    calendar_id: int
+
+    def get_kind_display(self) -> str:
+        return MilestoneKind(self.kind).label
+
+
+def deadlines(handoffs: Iterable, now: datetime | None = None) -> dict[int, tuple[Clock, str]]:
+    """handoff id → (its next deadline's clock, its wording), in two queries for a whole page of handoffs (or of
+    list rows: anything with a `pk`): the clocks with their calendars, read as values, then the calendars'
+    exception days."""
 
     now = now or timezone.now()
-    nearest: dict[int, Milestone] = {}
-    ticking = Milestone.objects.filter(handoff_id__in=[h.pk for h in handoffs], **_TICKING)
-    for m in ticking.only("handoff_id", "kind", "calendar_id", "due_at").order_by("due_at"):
-        nearest.setdefault(m.handoff_id, m)
-    cals = calendars_load({m.calendar_id for m in nearest.values()})
+    nearest: dict[int, Clock] = {}
+    stored: dict[int, dict] = {}  # the calendars of the clocks still running, read with them
+    ticking = Milestone.objects.filter(handoff_id__in=[h.pk for h in handoffs], **_TICKING).order_by("due_at")
+    columns = ("handoff_id", "kind", "due_at", "calendar_id", *(f"calendar__{f}" for f in CALENDAR_FIELDS))
+    for handoff_id, kind, due_at, calendar_id, *calendar in ticking.values_list(*columns):
+        if handoff_id not in nearest:
+            nearest[handoff_id] = Clock(kind, due_at, calendar_id)
+            if due_at > now:
+                stored[calendar_id] = dict(zip(CALENDAR_FIELDS, calendar, strict=True))
+    cals = calendars_of(stored)
     found = {}
     for handoff_id, m in nearest.items():
         if m.due_at <= now:

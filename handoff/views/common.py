@@ -16,26 +16,15 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from handoff.models import Handoff, ReasonCode, Role
+from handoff.models import Handoff, HandoffState, Lead, ReasonCode, Role
 from handoff.selectors.calendars import person_time_zone
+from handoff.selectors.handoffs import handoff_list_values
 from handoff.selectors.people import user_roles
 from handoff.selectors.sla import deadlines
 from handoff.services.actors import Actor
-from handoff.services.handoffs import allowed_actions
+from handoff.services.handoffs import actions_reader, allowed_actions
 
 PAGE_SIZE = 50
-
-# The columns a handoff list's rows read: what its cells show (the lead's name, company, e-mail, source and score;
-# the state, sequence and hand-over time), what its buttons need (the owner and the owner's team, for the rules),
-# and no more: a handoff with its lead, owner and profile is 70 columns, and building 50 rows of them cost as much
-# as the rest of the page's queries. `LIST_ROW_WITH_NAMES` adds the owner's name and the reason (the team's list).
-LIST_ROW = (
-    "id", "lead_id", "sequence", "state", "owner_id", "handed_at",
-    "lead__first_name", "lead__last_name", "lead__crm_id", "lead__company", "lead__email", "lead__lead_source",
-    "lead__score", "owner__profile__team_id",
-)
-LIST_ROW_WITH_NAMES = (*LIST_ROW, "owner__first_name", "owner__last_name", "owner__username", "reason__label")
-
 
 def user_time_zone(user) -> zoneinfo.ZoneInfo:
     """The zone the reader works in (their calendar's), read once per request."""
@@ -150,16 +139,57 @@ def paginate_uncounted(request: HttpRequest, items) -> Stretch:
 
 
 def paginate_by_id(request: HttpRequest, ordered, rows, *, counted: bool = True) -> Page | Stretch:
-    """Page through `ordered` reading ids alone (no joins, narrow rows to sort), then read that page's rows in full
-    from `rows` (a queryset with its joins), in the same order: a list of 2,000 sorted by a computed deadline costs
-    what its 50 rows cost, not what its 2,000 wide rows would. Not `counted`: newer and older only (a search, whose
-    count would cost a scan of every row it might match)."""
+    """Page through `ordered` reading ids alone (no joins, narrow rows to sort), then read that page's rows in full,
+    in the same order: from `rows`, a queryset with its joins, or a function of the ids giving {id: row}. A list of
+    2,000 sorted by a computed deadline costs what its 50 rows cost, not what its 2,000 wide rows would. Not
+    `counted`: newer and older only (a search, whose count would cost a scan of every row it might match)."""
     ids_in_order = ordered.select_related(None).values_list("pk", flat=True)
     page_obj = paginate(request, ids_in_order) if counted else paginate_uncounted(request, ids_in_order)
     ids = list(page_obj.object_list)
-    found = rows.in_bulk(ids)
+    found = rows(ids) if callable(rows) else rows.in_bulk(ids)
     page_obj.object_list = [found[pk] for pk in ids if pk in found]
     return page_obj
+
+
+class RowLead:
+    """A list row's lead: what the row shows of it, read as values (`selectors.handoffs.LIST_ROW_COLUMNS`)."""
+
+    __slots__ = ("pk", "first_name", "last_name", "crm_id", "company", "email", "lead_source", "score")
+    name = property(Lead.name.fget)
+    __str__ = Lead.__str__
+
+
+class ListRow:
+    """A handoff as a list page's row shows it, read as values: its lead (`RowLead`), the owner's team (for the
+    rules), with names the owner's (None: in the queue) and the reason's label; `actions`, `deadline` and `overdue`
+    are set by `with_row_actions` and `with_deadlines`."""
+
+    __slots__ = ("pk", "lead_id", "sequence", "state", "owner_id", "handed_at", "team_id", "lead", "owner_name",
+                 "reason", "actions", "deadline", "overdue")
+
+    def get_state_display(self) -> str:
+        return HandoffState(self.state).label
+
+
+def handoff_rows(handoffs, *, names: bool = False):
+    """For `paginate_by_id`: a function of a page's ids giving {id: ListRow} of these handoffs (one query)."""
+
+    def read(ids: list[int]) -> dict[int, ListRow]:
+        found = {}
+        for values in handoff_list_values(handoffs, ids, names=names):
+            row = ListRow()
+            lead = row.lead = RowLead()
+            (row.pk, row.lead_id, row.sequence, row.state, row.owner_id, row.handed_at, row.team_id,
+             lead.first_name, lead.last_name, lead.crm_id, lead.company, lead.email, lead.lead_source,
+             lead.score) = values[:14]
+            lead.pk = row.lead_id
+            if names:
+                first, last, username, row.reason = values[14:]
+                row.owner_name = (f"{first} {last}".strip() or username) if row.owner_id is not None else None
+            found[row.pk] = row
+        return found
+
+    return read
 
 
 def back_url(request: HttpRequest, fallback: str, *args) -> str:
@@ -186,11 +216,19 @@ def with_actions(actor: Actor, handoffs) -> list[Handoff]:
     return rows
 
 
+def with_row_actions(actor: Actor, rows: list[ListRow]) -> list[ListRow]:
+    """The list rows, each with `.actions`: what the actor may do to it now, decided from its ids."""
+    actions = actions_reader(actor)
+    for row in rows:
+        row.actions = actions(row.state, row.owner_id, row.team_id)
+    return rows
+
+
 def person_name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def with_deadlines(rows: list[Handoff]) -> list[Handoff]:
+def with_deadlines(rows: list) -> list:
     """Each handoff with `.deadline` (its next clock and its wording, or None) and `.overdue` (that clock ran out)."""
     now = timezone.now()
     due = deadlines(rows, now)

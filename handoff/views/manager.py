@@ -14,8 +14,8 @@ from handoff.services.actors import Actor
 from handoff.services.handoffs import handoffs_reassign
 
 from .common import (
-    LIST_ROW_WITH_NAMES,
     bulk_done_message,
+    handoff_rows,
     page,
     paginate,
     paginate_by_id,
@@ -23,6 +23,7 @@ from .common import (
     reasons_by_kind,
     with_actions,
     with_deadlines,
+    with_row_actions,
 )
 
 
@@ -77,11 +78,11 @@ def team_handoffs(request):
         bulk, status, done = _bulk_reassign(request, visible, reps)
         if done:
             return redirect(request.get_full_path())
-    rows = visible.select_related(None).select_related("lead", "owner__profile", "reason").only(*LIST_ROW_WITH_NAMES)
     # A search is paged newer / older, uncounted: counting its matches scans every lead it might match.
     searching = bool(filters.is_valid() and filters.cleaned_data.get("q"))
+    rows = handoff_rows(visible, names=True)
     page_obj = paginate_by_id(request, _filtered(visible, filters), rows, counted=not searching)
-    page_obj.object_list = with_deadlines(with_actions(Actor.person(request.user), page_obj.object_list))
+    page_obj.object_list = with_deadlines(with_row_actions(Actor.person(request.user), page_obj.object_list))
     context = {
         "page_obj": page_obj,
         "filters": filters,

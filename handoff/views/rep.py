@@ -23,13 +23,13 @@ from handoff.services.actors import Actor
 from handoff.services.handoffs import handoffs_accept, handoffs_reject
 
 from .common import (
-    LIST_ROW,
     bulk_done_message,
+    handoff_rows,
     page,
     paginate_by_id,
     reasons_by_kind,
-    with_actions,
     with_deadlines,
+    with_row_actions,
 )
 
 BULK = {"accept": BulkAcceptForm, "reject": BulkRejectForm}
@@ -107,10 +107,8 @@ def my_handoffs(request):
         bulk, status, done = _bulk(request, mine)
         if done:
             return redirect(request.get_full_path())
-    # The rows: the lead and the owner's profile (for the actions' rules), only the columns the page shows.
-    rows = mine.select_related(None).select_related("lead", "owner__profile").only(*LIST_ROW)
-    page_obj = paginate_by_id(request, _listed(mine, filters), rows)
-    page_obj.object_list = with_deadlines(with_actions(Actor.person(request.user), page_obj.object_list))
+    page_obj = paginate_by_id(request, _listed(mine, filters), handoff_rows(mine))
+    page_obj.object_list = with_deadlines(with_row_actions(Actor.person(request.user), page_obj.object_list))
     ticked = {str(pk) for pk in request.POST.getlist("handoffs")} if bulk is not None else set()
     data = filters.cleaned_data if filters.is_valid() else {}
     context = {

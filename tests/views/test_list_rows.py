@@ -118,3 +118,29 @@ def test_what_the_crm_sends_is_escaped_in_every_list_row(cast, browser):
         assert "&quot;Quotes&quot; &amp; Co" in text
     assert 'data-lead="&lt;b&gt;Bold&lt;/b&gt;' in pages[1]
     assert "&lt;script&gt;x&lt;/script&gt;" in pages[2]
+
+
+# The reason dropdown as the include (handoff/includes/reason_select.html) drew it.
+ENGINE_REASON_SELECT = """<select name="reason" required data-reason aria-label="Reason">
+  <option value="">Choose a reason…</option>
+  {% for reason in options %}<option value="{{ reason.code }}"{% if reason.requires_note %} data-requires-note="true"{% endif %}{% if reason.code == selected %} selected{% endif %}>{{ reason.label }}{% if reason.requires_note %} — note required{% endif %}</option>{% endfor %}
+</select>
+"""  # noqa: E501
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("selected", [None, "", "student", "other"])
+def test_the_reason_dropdown_is_the_markup_the_include_drew(selected):
+    from handoff.models import ReasonCode
+    from handoff.views.common import reasons_by_kind
+
+    ReasonCode.objects.create(kind="reject", code="odd", label='<b>"Odd" & co</b>', requires_note=True)
+    options = reasons_by_kind()["reject"]
+    assert len(options) > 2 and any(r.requires_note for r in options)
+    context = Context({"options": options, "selected": selected})
+
+    drawn = Template("{% load handoff_rows %}{% reason_select options selected %}").render(context)
+
+    assert drawn == Template(ENGINE_REASON_SELECT).render(context)
+    assert "&lt;b&gt;&quot;Odd&quot; &amp; co&lt;/b&gt; — note required" in drawn
+    assert (" selected>" in drawn) == (selected in {r.code for r in options})

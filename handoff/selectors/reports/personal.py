@@ -59,13 +59,13 @@ def my_sla(*, user: AbstractBaseUser, today: date) -> MySla:
     state = summary_state()  # read once for the card's two totals
     as_of = state[0]
     query = ReportQuery(start=start, end=today, preset="custom", group_by="rep", rep=user.pk)
-    mine = report_total(scope=_ALL, query=query, as_of=as_of, state=state)
+    mine = report_total(scope=_ALL, query=query, as_of=as_of, state=state, terms=False)
     team_id, name = RepProfile.objects.filter(user=user).values_list("team_id", "team__name").first() or (None, None)
     name = name or ""
     team = None
     if team_id is not None:
         team = report_total(scope=_ALL, query=ReportQuery(start=start, end=today, preset="custom", team=team_id),
-                            as_of=as_of, state=state)
+                            as_of=as_of, state=state, terms=False)
     return MySla(start=start, end=today, as_of=as_of, mine=mine, team=team, team_name=name)
 
 

@@ -16,6 +16,8 @@ from datetime import date, datetime
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import connection
+from django.db.models.expressions import RawSQL
 
 from handoff.models import ReportRefresh, RepProfile, Team
 
@@ -40,18 +42,31 @@ def summary_as_of() -> datetime | None:
     return summary_state()[0]
 
 
-def summary_state() -> tuple[datetime | None, str]:
-    """The summary's time and generation (a new one at every refresh that changed a figure; "" before the first)."""
-    return ReportRefresh.objects.values_list("refreshed_at", "generation").order_by("pk").first() or (None, "")
+def summary_state() -> tuple[datetime | None, str, str]:
+    """The summary's time and generation (a new one at every refresh that changed a figure; "" before the first),
+    and who is in which team now ("user:team,…"), for the cache keys: one query."""
+    members = ReportRefresh.objects.annotate(members=RawSQL(_members_sql(), ()))
+    return members.values_list("refreshed_at", "generation", "members").order_by("pk").first() or (None, "", "")
 
 
-def _cache_key(kind: str, generation: str, scope: ReportScope, query: ReportQuery, as_of: datetime | None,
-               extra: tuple = ()) -> str:
+def _members_sql() -> str:
+    """Who is in which team, as one text written by the database (read as 500 rows, they cost more Python than the
+    cached report they key): on PostgreSQL the number of profiles and the sum of a hash of each (user, team) pair
+    (no sort; moving any rep changes it), elsewhere every pair in user order."""
+    q = connection.ops.quote_name
+    pair = "CAST(p.user_id AS TEXT) || ':' || COALESCE(CAST(p.team_id AS TEXT), '')"
+    profiles = q(RepProfile._meta.db_table)
+    if connection.vendor == "postgresql":
+        return f"(SELECT count(*) || ':' || COALESCE(sum(hashtext({pair})), 0) FROM {profiles} p)"
+    return f"(SELECT group_concat(pair, ',') FROM (SELECT {pair} AS pair FROM {profiles} p ORDER BY p.user_id))"
+
+
+def _cache_key(kind: str, generation: str, members: str, scope: ReportScope, query: ReportQuery,
+               as_of: datetime | None, extra: tuple = ()) -> str:
     """The key of a cached computation: the summary's generation (a refresh that wrote nothing and saw no clock
     fall due keeps it: the figures are the same), another time than the summary's if one was asked for, the scope,
     the filters, and who is in which team now (teams are read live: a rep moved to another team counts for it at
     once)."""
-    members = tuple(RepProfile.objects.order_by("user_id").values_list("user_id", "team_id"))
     parts = (
         CACHE_VERSION, kind, generation, as_of.isoformat() if as_of else None,
         None if scope.team_ids is None else sorted(scope.team_ids),
@@ -62,18 +77,18 @@ def _cache_key(kind: str, generation: str, scope: ReportScope, query: ReportQuer
     return f"handoff:report:{kind}:" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def _cached(state: tuple[datetime | None, str], kind: str, scope: ReportScope, query: ReportQuery,
+def _cached(state: tuple[datetime | None, str, str], kind: str, scope: ReportScope, query: ReportQuery,
             as_of: datetime | None, compute, extra: tuple = (), *, remember: bool = True):
-    """compute(), or its result cached for this summary (`state`: its time and generation; computed anew while the
-    summary was never refreshed). `remember`: note the report as read, for the job to compute it again after each
-    refresh (`reports_warm`)."""
-    refreshed_at, generation = state
+    """compute(), or its result cached for this summary (`state`: its time, generation and teams' members; computed
+    anew while the summary was never refreshed). `remember`: note the report as read, for the job to compute it
+    again after each refresh (`reports_warm`)."""
+    refreshed_at, generation, members = state
     if not generation:
         return compute()
     other_time = as_of if as_of != refreshed_at else None  # the figures at another time than the summary's
     if remember:
         _remember(kind, scope, query, other_time)
-    key = _cache_key(kind, generation, scope, query, other_time, extra)
+    key = _cache_key(kind, generation, members, scope, query, other_time, extra)
     found = cache.get(key)
     if found is None:
         found = compute()
@@ -174,10 +189,11 @@ def report(*, scope: ReportScope, query: ReportQuery, as_of: datetime | None = N
 
 def report_total(
     *, scope: ReportScope, query: ReportQuery, as_of: datetime | None = None, remember: bool = True,
-    state: tuple[datetime | None, str] | None = None,
+    state: tuple[datetime | None, str, str] | None = None, terms: bool = True,
 ) -> Figures:
     """Only the total of the report (the "My SLA" card, the weekly mail, the relationship page). `state`: the
-    summary's (summary_state()) when the caller has read it already, for several totals of one page."""
+    summary's (summary_state()) when the caller has read it already, for several totals of one page; `terms`:
+    with the policy's minimum acceptance rate to judge it by (a query; the "My SLA" card shows no such figure)."""
     state = state or summary_state()
     as_of = as_of or state[0]
 
@@ -187,8 +203,9 @@ def report_total(
 
     total = _cached(state, "total", scope, query, as_of, compute, remember=remember) or Figures("", "All")
     total.key, total.label = "", "All"
-    policy = terms_policy(query)
-    total.min_acceptance_rate = policy.min_acceptance_rate if policy is not None else None
+    if terms:
+        policy = terms_policy(query)
+        total.min_acceptance_rate = policy.min_acceptance_rate if policy is not None else None
     return total
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -158,6 +158,24 @@ def actions_of(state: str, parties: frozenset[Party]) -> tuple[Action, ...]:
         for action, rules in RULES.items()
         if action not in MILESTONE_ACTIONS and any(state in r.sources and r.parties & parties for r in rules)
     )
+
+
+def actions_reader(actor: Actor) -> Callable[[str, int | None, int | None], list[str]]:
+    """`allowed_actions` of `actor` for a list's rows, from a row's (state, owner id, owner's team id) and no model
+    instance: the parties the actor is to a row worked out once per owner on the page, the rules' (cached) answer
+    once per state and parties."""
+    known: dict[tuple, list[str]] = {}
+    parties: dict[tuple, frozenset] = {}
+
+    def actions(state: str, owner_id: int | None, team_id: int | None) -> list[str]:
+        key = (state, owner_id, team_id)
+        if key not in known:
+            if (owner_id, team_id) not in parties:
+                parties[(owner_id, team_id)] = parties_to(actor, owner_id, team_id)
+            known[key] = [str(action) for action in actions_of(state, parties[(owner_id, team_id)])]
+        return known[key]
+
+    return actions
 
 
 def check(action: Action, actor: Actor, handoff: Handoff) -> None:
