@@ -212,7 +212,7 @@ def upsert_add(model: type[models.Model], rows: Sequence[dict], *, key: Sequence
         )
 
 
-def execute_prepared(cursor, sql: str, params: Mapping[str, object]) -> None:
+def execute_prepared(cursor, sql: str, params: Mapping[str, object], *, generic_plan: bool = True) -> None:
     """Run `sql` (named `%(name)s` placeholders only) as a statement prepared and planned once per connection.
 
     Django binds parameters client-side, so PostgreSQL parses and plans every statement it is sent; for the routing
@@ -225,7 +225,9 @@ def execute_prepared(cursor, sql: str, params: Mapping[str, object]) -> None:
     the transaction ends; only prepared statements follow it (psycopg prepares none with client-side binding, and the
     schema has no PL/pgSQL). A prepared statement is not transactional, so it outlives a rollback; it is kept per
     DB-API connection (a new connection prepares again). `sql` must be the same text each time: values go in
-    `params`. Meant for small inputs: a generic plan does not see how many rows an array holds.
+    `params`. Meant for small inputs: a generic plan does not see how many rows an array holds. Not `generic_plan`:
+    PostgreSQL chooses (`plan_cache_mode = auto`: planned for its values the first five runs, then generic if that
+    costs no more, as a lookup by key does) and no `SET LOCAL` is sent: for a statement run outside a transaction.
 
     Run plainly instead when the database is configured otherwise: `server_side_binding` (psycopg prepares itself),
     or an explicit `prepare_threshold: None` in OPTIONS (no prepared statements, e.g. behind a transaction-pooling
@@ -239,8 +241,12 @@ def execute_prepared(cursor, sql: str, params: Mapping[str, object]) -> None:
     if label not in done:
         cursor.execute(prepare)
         done.add(label)
-    cursor.execute(execute, {name: params[name] for name in names})
-    cursor.nextset()  # past the SET's result, to the statement's
+    values = {name: params[name] for name in names}
+    if generic_plan:
+        cursor.execute(f"SET LOCAL plan_cache_mode = force_generic_plan; {execute}", values)
+        cursor.nextset()  # past the SET's result, to the statement's
+    else:
+        cursor.execute(execute, values)
 
 
 # The statements prepared on each live DB-API connection (a closed one's entry goes with it).
@@ -274,5 +280,4 @@ def _prepared_statement(sql: str) -> tuple[str, str, str, tuple[str, ...]]:
     body = _PLACEHOLDER.sub(number, sql)
     label = "handoff_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
     arguments = f"({', '.join(f'%({name})s' for name in names)})" if names else ""
-    execute = f"SET LOCAL plan_cache_mode = force_generic_plan; EXECUTE {label}{arguments}"
-    return label, f"PREPARE {label} AS {body}", execute, tuple(names)
+    return label, f"PREPARE {label} AS {body}", f"EXECUTE {label}{arguments}", tuple(names)
