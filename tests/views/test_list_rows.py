@@ -144,3 +144,27 @@ def test_the_reason_dropdown_is_the_markup_the_include_drew(selected):
     assert drawn == Template(ENGINE_REASON_SELECT).render(context)
     assert "&lt;b&gt;&quot;Odd&quot; &amp; co&lt;/b&gt; — note required" in drawn
     assert (" selected>" in drawn) == (selected in {r.code for r in options})
+
+
+# The reps' options as team.html and the action dialog looped them.
+ENGINE_REP_OPTIONS = """{% for rep in reps %}<option value="{{ rep.pk }}"{% if chosen == rep.pk|stringformat:"d" %} selected{% endif %}>{{ rep.get_full_name|default:rep.get_username }}</option>{% endfor %}"""  # noqa: E501
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("chosen", [None, "", "rep", "queue", "999999"])
+def test_the_reps_options_are_the_markup_the_loop_drew(cast, chosen):
+    from handoff.models import Role
+    from handoff.selectors.people import reps_managed_by
+    from tests.factories import make_user
+
+    make_user("<b>x</b>", Role.SALES_REP, team=cast.team, first_name='Ann "A&B"', last_name="<i>")
+    reps = list(reps_managed_by(cast.manager))
+    assert len(reps) == 2
+    chosen = str(cast.rep.pk) if chosen == "rep" else chosen
+    context = Context({"reps": reps, "chosen": chosen})
+
+    drawn = Template("{% load handoff_rows %}{% rep_options reps chosen %}").render(context)
+
+    assert drawn == Template(ENGINE_REP_OPTIONS).render(context)
+    assert "Ann &quot;A&amp;B&quot; &lt;i&gt;" in drawn and "<i>" not in drawn
+    assert (" selected>" in drawn) == (chosen == str(cast.rep.pk))
