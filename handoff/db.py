@@ -12,6 +12,7 @@ import hashlib
 import re
 import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
@@ -281,3 +282,63 @@ def _prepared_statement(sql: str) -> tuple[str, str, str, tuple[str, ...]]:
     label = "handoff_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
     arguments = f"({', '.join(f'%({name})s' for name in names)})" if names else ""
     return label, f"PREPARE {label} AS {body}", f"EXECUTE {label}{arguments}", tuple(names)
+
+
+@dataclass(frozen=True)
+class OneRowStatement:
+    """A queryset that reads one row by one value (a key), as SQL compiled once: `%(value)s` where that value goes,
+    every other value named in `values`; `columns` says what each column holds: (model, attname) of a field, or
+    (None, alias) of an annotation."""
+
+    sql: str
+    values: dict
+    columns: tuple
+
+
+def one_row_statement(queryset, stand_in) -> OneRowStatement:
+    """The statement of `queryset` filtered by `stand_in` (a value nothing else in the query has), for `one_row`.
+    Build it once per process (functools.cache): for a read done on every request, the ORM's building and compiling
+    of a query with joins and subqueries cost as much as the database's running it."""
+    compiler = queryset.query.get_compiler(using=queryset.db)
+    sql, params = compiler.as_sql()
+    named: dict[str, object] = {}
+    found = []
+
+    def name(match: re.Match) -> str:
+        if match.group(0) == "%%":
+            return "%%"
+        index = len(named) + len(found)
+        if params[index] == stand_in:
+            found.append(index)
+            return "%(value)s"
+        key = f"v{index}"
+        named[key] = params[index]
+        return f"%({key})s"
+
+    sql = re.sub(r"%%|%s", name, sql)
+    if len(found) != 1 or len(named) + 1 != len(params):
+        raise ValueError("one_row_statement: the stand-in must be the query's one changing value, used once")
+    aliases = {index: alias for alias, index in compiler.annotation_col_map.items()}
+    columns = tuple(
+        (None, aliases[i]) if i in aliases else (expression.target.model, expression.target.attname)
+        for i, (expression, _, _) in enumerate(compiler.select)
+    )
+    return OneRowStatement(sql, named, columns)
+
+
+def one_row(statement: OneRowStatement, value) -> dict | None:
+    """The row `statement` reads for `value` (None: none), as {model: {attname: value}, None: {alias: value}}: a
+    statement prepared once per connection (`execute_prepared`, PostgreSQL choosing the plan). PostgreSQL only:
+    the values are the driver's, with no field's converter applied (SQLite gives datetimes as text); fields that
+    need one (JSON) are not for it."""
+    if connection.vendor != "postgresql":
+        raise NotImplementedError("one_row reads PostgreSQL's values; elsewhere, run the queryset")
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, statement.sql, {**statement.values, "value": value}, generic_plan=False)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    found: dict = {}
+    for (model, name), item in zip(statement.columns, row, strict=True):
+        found.setdefault(model, {})[name] = item
+    return found

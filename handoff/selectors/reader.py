@@ -7,7 +7,6 @@ that same query instead of four more, which on a list page were a fifth of its q
 from __future__ import annotations
 
 import functools
-import re
 import zoneinfo
 
 from django.conf import settings
@@ -17,7 +16,7 @@ from django.db import connection
 from django.db.models import IntegerField, QuerySet
 from django.db.models.expressions import RawSQL
 
-from handoff.db import execute_prepared
+from handoff.db import OneRowStatement, one_row, one_row_statement
 from handoff.models import FeedbackOutcome, FeedbackRequest
 
 from .calendars import remember_time_zone, zone_of_user
@@ -47,47 +46,32 @@ def users_as_readers() -> QuerySet:
 
 
 # A stand-in for the user's id while the statement is built (within a 32-bit key's range: Django finds no row for
-# a value outside it, and writes no SQL), replaced by the `user_id` placeholder.
+# a value outside it, and writes no SQL).
 _STAND_IN = 2_118_123_457
 
 
 @functools.cache
-def _statement() -> tuple[str, dict[str, object], tuple[str, ...], tuple[str, ...]]:
-    """`users_as_readers()` of one user as SQL (the id a `%(user_id)s` placeholder, every other value named too) with
-    its values, the model's fields and the annotations in column order: built and compiled once per process (the
-    ORM took as long to build it as the database to run it)."""
-    query = users_as_readers().filter(pk=_STAND_IN).query
-    sql, values = query.get_compiler(using="default").as_sql()
-    named: dict[str, object] = {}
-
-    def name(match: re.Match) -> str:
-        if match.group(0) == "%%":
-            return "%%"
-        value = values[len(named)]
-        key = "user_id" if value == _STAND_IN else f"v{len(named)}"
-        named[key] = value
-        return f"%({key})s"
-
-    sql = re.sub(r"%%|%s", name, sql)
-    assert "user_id" in named and len(named) == len(values), "the reader's statement was not built as expected"
-    fields = tuple(f.attname for f in get_user_model()._meta.concrete_fields)
-    return sql, named, fields, tuple(query.annotation_select)
+def _statement() -> OneRowStatement:
+    """`users_as_readers()` of one user, compiled once per process (the ORM took as long to build and compile it as
+    the database to run it)."""
+    return one_row_statement(users_as_readers().filter(pk=_STAND_IN), _STAND_IN)
 
 
 def reader(user_id: int) -> AbstractBaseUser | None:
     """The user (None: no such user), as `users_as_readers()` reads them, with `remember_reader` done: one statement,
     on PostgreSQL prepared once per connection."""
-    sql, values, fields, annotations = _statement()
     User = get_user_model()
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, sql, {**values, "user_id": user_id}, generic_plan=False)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    user = User.from_db("default", fields, row[: len(fields)])
-    for annotation, value in zip(annotations, row[len(fields):], strict=True):
-        setattr(user, annotation, value)
-    remember_reader(user)
+    if connection.vendor != "postgresql":
+        user = users_as_readers().filter(pk=user_id).first()
+    else:
+        row = one_row(_statement(), user_id)
+        if row is None:
+            return None
+        user = User.from_db("default", list(row[User]), list(row[User].values()))
+        for annotation, value in row[None].items():
+            setattr(user, annotation, value)
+    if user is not None:
+        remember_reader(user)
     return user
 
 

@@ -33,6 +33,8 @@ def test_the_reader_comes_with_the_roles_teams_zone_and_leads_to_rate_the_select
     fresh = _fresh(person)
 
     assert reader == person
+    fields = [f.attname for f in get_user_model()._meta.concrete_fields]
+    assert [getattr(reader, f) for f in fields] == [getattr(fresh, f) for f in fields]  # as the ORM reads them
     assert user_roles(reader) == user_roles(fresh)
     assert managed_teams(reader) == managed_teams(fresh)
     assert person_time_zone(reader) == person_time_zone(fresh)
