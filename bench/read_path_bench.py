@@ -234,14 +234,16 @@ def load_handoffs(phase: int) -> None:
         )
         added = c.rowcount
         # The accept clock of every handoff (1 in 10 breached, the open ones still running), the first-touch clock
-        # of the accepted ones; then one qualify event each.
+        # of the accepted ones; then one qualify event each. Which clock breached follows the lead, not the handoff's
+        # id, so a handoff is breached or not whichever phase loaded it (loaded at 1M at once, the team's handoff ids
+        # are its lead ids, all multiples of 20: by id, none of the team's would be).
         c.execute(
             """INSERT INTO handoff_milestone (handoff_id, kind, round, policy_id, segment, calendar_id, started_at,
                     window_seconds, due_at, met_at, breached_at, stopped_at, business_seconds_taken, paused_by,
                     attempts, attempts_required, created_at)
                 SELECT h.id, 'accept', 1, %(policy)s, 'standard', %(calendar)s, h.handed_at, 86400,
                        h.handed_at + interval '1 day', coalesce(h.accepted_at, h.rejected_at),
-                       CASE WHEN mod(h.id, 10) = 3 THEN h.handed_at + interval '1 day' END,
+                       CASE WHEN mod(mod(h.lead_id * 7919, 10007), 10) = 3 THEN h.handed_at + interval '1 day' END,
                        CASE WHEN h.state IN ('recycled', 'closed') THEN h.recycled_at END,
                        CASE WHEN coalesce(h.accepted_at, h.rejected_at) IS NOT NULL THEN 7200 END, '', 0, 1, h.handed_at
                 FROM handoff_handoff h WHERE h.id > %(last)s

@@ -17,13 +17,18 @@ from handoff.selectors.calendars import CALENDAR_FIELDS, calendars_load, calenda
 _TICKING = {"met_at__isnull": True, "stopped_at__isnull": True, "paused_at__isnull": True}
 
 
+# A handoff's next due time and whether it has a breached clock, as expressions built once (a list filters or sorts
+# by them on every request; Django copies an expression as it resolves it into a query, so one serves every query).
+_NEXT_DUE_AT = Subquery(
+    Milestone.objects.filter(handoff=OuterRef("pk"), **_TICKING).order_by("due_at").values("due_at")[:1]
+)
+_BREACHED = Exists(Milestone.objects.filter(handoff=OuterRef("pk"), breached_at__isnull=False))
+_NOT_BREACHED = ~_BREACHED
+
+
 def with_next_deadline(handoffs: QuerySet[Handoff]) -> QuerySet[Handoff]:
     """Annotate `next_due_at` (the earliest unmet, running clock's due time) and `sla_breached`."""
-    ticking = Milestone.objects.filter(handoff=OuterRef("pk"), **_TICKING)
-    return handoffs.annotate(
-        next_due_at=Subquery(ticking.order_by("due_at").values("due_at")[:1]),
-        sla_breached=Exists(Milestone.objects.filter(handoff=OuterRef("pk"), breached_at__isnull=False)),
-    )
+    return handoffs.annotate(next_due_at=_NEXT_DUE_AT, sla_breached=_BREACHED)
 
 
 def by_urgency(handoffs: QuerySet[Handoff]) -> QuerySet[Handoff]:
@@ -33,8 +38,7 @@ def by_urgency(handoffs: QuerySet[Handoff]) -> QuerySet[Handoff]:
 
 def handoffs_breached(handoffs: QuerySet[Handoff], breached: bool = True) -> QuerySet[Handoff]:
     """Handoffs with (or, False: without) a breached clock, met late or not."""
-    exists = Exists(Milestone.objects.filter(handoff=OuterRef("pk"), breached_at__isnull=False))
-    return handoffs.filter(exists if breached else ~exists)
+    return handoffs.filter(_BREACHED if breached else _NOT_BREACHED)
 
 
 def handoffs_due_before(handoffs: QuerySet[Handoff], moment: datetime) -> QuerySet[Handoff]:

@@ -357,3 +357,28 @@ def test_the_browsable_api_offers_every_filter_whatever_the_query_string_names(c
 
     for name in HandoffFilter.base_filters:
         assert f'name="{name}"' in page, name
+
+
+def test_a_filter_s_form_field_is_built_once_and_still_judges_each_request_s_value(cast, monkeypatch):
+    from django_filters import fields as filter_fields
+
+    from handoff.api.filters import HandoffFilter
+
+    built = []
+    field_init = filter_fields.MultipleChoiceField.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(self)
+        field_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(filter_fields.MultipleChoiceField, "__init__", counting_init)
+    client = token_client(cast.rep)
+    client.get("/api/handoffs/?state=accepted")  # builds the field if no request built it before
+    built.clear()
+
+    answers = [client.get(f"/api/handoffs/?state={state}") for state in ("accepted", "sideways", "qualified")]
+
+    assert built == []
+    assert vars(HandoffFilter.base_filters["state"])["_field"].label == "State"
+    assert [answer.status_code for answer in answers] == [200, 400, 200]
+    assert answers[1].json()["field"] == "state"
