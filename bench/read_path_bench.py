@@ -431,7 +431,9 @@ RAW = "raw .values() list (50 rows)"
 
 
 def measure(database_url: str, people: dict, seconds: int, only: str) -> dict[str, dict]:
-    """Each target beside the raw list measured just before it (the machine is shared: the load moves)."""
+    """Each target beside the raw list measured just before and just after it (the machine is shared: the load
+    moves, and a load that changed during the target's run shows in both, where one measure before it could be
+    off by a fifth)."""
     from django.db import connection
 
     connection.close()
@@ -444,9 +446,14 @@ def measure(database_url: str, people: dict, seconds: int, only: str) -> dict[st
         for group, label, path, header in chosen:
             size = _check(server, path, header)
             wrk(server, path, header, 2)  # warm both workers
-            raw = wrk(server, raw_path, "", max(seconds // 2, 2)) if group != "yardstick" else None
+            before = wrk(server, raw_path, "", max(seconds // 2, 2)) if group != "yardstick" else None
             results[label] = r = {"group": group, "size": size, **wrk(server, path, header, seconds)}
-            r["raw_rps"], r["raw_cpu_ms"] = (raw["rps"], raw["cpu_ms"]) if raw else (r["rps"], r["cpu_ms"])
+            if before is None:
+                r["raw_rps"], r["raw_cpu_ms"] = r["rps"], r["cpu_ms"]
+            else:
+                after = wrk(server, raw_path, "", max(seconds // 2, 2))
+                r["raw_rps"] = (before["rps"] + after["rps"]) / 2
+                r["raw_cpu_ms"] = (before["cpu_ms"] + after["cpu_ms"]) / 2
             print(f"  {label:40} {r['rps']:7.1f} req/s {r['rps'] / r['raw_rps']:5.0%} | {r['cpu_ms']:5.1f} ms CPU "
                   f"{r['raw_cpu_ms'] / r['cpu_ms']:5.0%} | p50 {r['p50']:6.0f} ms p99 {r['p99']:6.0f} ms ({size})",
                   flush=True)

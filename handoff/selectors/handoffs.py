@@ -136,8 +136,7 @@ LIST_ROW_COLUMNS = (
 LIST_ROW_NAME_COLUMNS = ("owner__first_name", "owner__last_name", "owner__username", "reason__label")
 
 
-def handoff_list_values(handoffs: QuerySet[Handoff], ids: list[int], *, names: bool = False) -> list[tuple]:
-    """The `LIST_ROW_COLUMNS` (and with `names`, `LIST_ROW_NAME_COLUMNS`) of these handoffs among `handoffs`, in no
-    order."""
+def handoff_list_values(handoffs: QuerySet[Handoff], *, names: bool = False) -> list[tuple]:
+    """The `LIST_ROW_COLUMNS` (and with `names`, `LIST_ROW_NAME_COLUMNS`) of these handoffs, in their order."""
     columns = (*LIST_ROW_COLUMNS, *LIST_ROW_NAME_COLUMNS) if names else LIST_ROW_COLUMNS
-    return list(handoffs.select_related(None).filter(pk__in=ids).order_by().values_list(*columns))
+    return list(handoffs.select_related(None).values_list(*columns))

@@ -71,6 +71,37 @@ def remember_identity(user: AbstractBaseUser, row) -> None:
     setattr(user, _TEAM_CACHE, {team_id: tuple(sorted(ids)) for team_id, ids in sorted(teams.items())})
 
 
+_OWN_TEAM = "_handoff_own_team"
+_OWN_TEAM_TEXT = "handoff_own_team"
+
+
+def own_team_column(user_id_column: str) -> dict[str, RawSQL]:
+    """An annotation giving the team the user whose id is in `user_id_column` belongs to, as "id:name" (none: no
+    team), for `remember_own_team`: a rep's page reads it with the reader instead of in a query of its own."""
+    q = connection.ops.quote_name
+    text = (
+        f"(SELECT CAST(t.id AS TEXT) || ':' || t.name FROM {q(RepProfile._meta.db_table)} p "
+        f"JOIN {q(Team._meta.db_table)} t ON t.id = p.team_id WHERE p.user_id = {user_id_column})"
+    )
+    return {_OWN_TEAM_TEXT: RawSQL(text, (), output_field=TextField())}
+
+
+def remember_own_team(user: AbstractBaseUser, row) -> None:
+    """Keep on the user the team read with `own_team_column` on `row`."""
+    team_id, _, name = (getattr(row, _OWN_TEAM_TEXT) or "").partition(":")
+    setattr(user, _OWN_TEAM, (int(team_id), name) if team_id else (None, ""))
+
+
+def own_team(user: AbstractBaseUser) -> tuple[int | None, str]:
+    """(id, name) of the team the user belongs to as a rep ((None, "") without one); read once per user object."""
+    cached = getattr(user, _OWN_TEAM, None)
+    if cached is None:
+        found = RepProfile.objects.filter(user=user, team__isnull=False).values_list("team_id", "team__name").first()
+        cached = found or (None, "")
+        setattr(user, _OWN_TEAM, cached)
+    return cached
+
+
 def user_has_role(user: AbstractBaseUser | None, role: Role) -> bool:
     return role in user_roles(user)
 

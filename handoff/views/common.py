@@ -140,13 +140,17 @@ def paginate_uncounted(request: HttpRequest, items) -> Stretch:
 
 def paginate_by_id(request: HttpRequest, ordered, rows, *, counted: bool = True) -> Page | Stretch:
     """Page through `ordered` reading ids alone (no joins, narrow rows to sort), then read that page's rows in full,
-    in the same order: from `rows`, a queryset with its joins, or a function of the ids giving {id: row}. A list of
-    2,000 sorted by a computed deadline costs what its 50 rows cost, not what its 2,000 wide rows would. Not
+    in the same order: from `rows`, a queryset with its joins (read by those ids), or a function of the page — `ordered`
+    narrowed to the page's ids, which it reads in order in one query, the ids a subquery of it — giving its rows. A
+    list of 2,000 sorted by a computed deadline costs what its 50 rows cost, not what its 2,000 wide rows would. Not
     `counted`: newer and older only (a search, whose count would cost a scan of every row it might match)."""
     ids_in_order = ordered.select_related(None).values_list("pk", flat=True)
     page_obj = paginate(request, ids_in_order) if counted else paginate_uncounted(request, ids_in_order)
+    if callable(rows):
+        page_obj.object_list = rows(ordered.filter(pk__in=page_obj.object_list))
+        return page_obj
     ids = list(page_obj.object_list)
-    found = rows(ids) if callable(rows) else rows.in_bulk(ids)
+    found = rows.in_bulk(ids)
     page_obj.object_list = [found[pk] for pk in ids if pk in found]
     return page_obj
 
@@ -171,12 +175,13 @@ class ListRow:
         return HandoffState(self.state).label
 
 
-def handoff_rows(handoffs, *, names: bool = False):
-    """For `paginate_by_id`: a function of a page's ids giving {id: ListRow} of these handoffs (one query)."""
+def handoff_rows(*, names: bool = False):
+    """For `paginate_by_id`: a function of a page of handoffs (a queryset, in the list's order) giving its ListRows, in
+    that order (one query)."""
 
-    def read(ids: list[int]) -> dict[int, ListRow]:
-        found = {}
-        for values in handoff_list_values(handoffs, ids, names=names):
+    def read(page_of_handoffs) -> list[ListRow]:
+        found = []
+        for values in handoff_list_values(page_of_handoffs, names=names):
             row = ListRow()
             lead = row.lead = RowLead()
             (row.pk, row.lead_id, row.sequence, row.state, row.owner_id, row.handed_at, row.team_id,
@@ -186,7 +191,7 @@ def handoff_rows(handoffs, *, names: bool = False):
             if names:
                 first, last, username, row.reason = values[14:]
                 row.owner_name = (f"{first} {last}".strip() or username) if row.owner_id is not None else None
-            found[row.pk] = row
+            found.append(row)
         return found
 
     return read

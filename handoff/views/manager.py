@@ -80,8 +80,7 @@ def team_handoffs(request):
             return redirect(request.get_full_path())
     # A search is paged newer / older, uncounted: counting its matches scans every lead it might match.
     searching = bool(filters.is_valid() and filters.cleaned_data.get("q"))
-    rows = handoff_rows(visible, names=True)
-    page_obj = paginate_by_id(request, _filtered(visible, filters), rows, counted=not searching)
+    page_obj = paginate_by_id(request, _filtered(visible, filters), handoff_rows(names=True), counted=not searching)
     page_obj.object_list = with_deadlines(with_row_actions(Actor.person(request.user), page_obj.object_list))
     context = {
         "page_obj": page_obj,

@@ -107,7 +107,7 @@ def my_handoffs(request):
         bulk, status, done = _bulk(request, mine)
         if done:
             return redirect(request.get_full_path())
-    page_obj = paginate_by_id(request, _listed(mine, filters), handoff_rows(mine))
+    page_obj = paginate_by_id(request, _listed(mine, filters), handoff_rows())
     page_obj.object_list = with_deadlines(with_row_actions(Actor.person(request.user), page_obj.object_list))
     ticked = {str(pk) for pk in request.POST.getlist("handoffs")} if bulk is not None else set()
     data = filters.cleaned_data if filters.is_valid() else {}

@@ -222,6 +222,7 @@ def count(client, url: str) -> tuple[int, int, list[str]]:
 def test_every_list_costs_the_same_queries_for_three_rows_or_thirty(cast, reader, url):
     client = token_client(getattr(cast, reader))
     url = url.format(team=cast.team.pk)
+    client.get(url)  # what a connection prepares once (the token's statement) is prepared
     grow(cast, 3)
     few_rows, few, _ = count(client, url)
     grow(cast, 27)
@@ -306,13 +307,14 @@ def test_a_page_reads_the_reader_with_their_roles_zone_and_teams_in_one_query(ca
                or q.startswith('SELECT "auth_user"."id"') and "handoff_role_bits" in q]
     assert len(readers) == 1
     statement = reader_statement().sql
-    assert all(column in statement for column in ("handoff_role_bits", "handoff_managed_teams", "handoff_zone",
-                                                  "handoff_feedback_pending"))
+    assert all(column in statement for column in ("handoff_role_bits", "handoff_managed_teams", "handoff_own_team",
+                                                  "handoff_zone", "handoff_feedback_pending"))
     # ... so no query of the page reads them again.
     assert role_reads(sql) == 0
     assert not any("handoff_businesscalendar" in q and "auth_user" in q for q in sql if q not in readers)
     assert not any('FROM "handoff_feedbackrequest"' in q and "COUNT(*)" in q for q in sql if q not in readers)
     assert not any('FROM "handoff_team"' in q and '"manager_id" =' in q for q in sql if q not in readers)
+    assert not any('FROM "handoff_repprofile"' in q and '"handoff_team"."name"' in q for q in sql if q not in readers)
 
 
 def test_a_manager_s_team_is_read_once_per_request_and_filters_on_the_owner(cast, every_kind):
@@ -379,6 +381,6 @@ def test_a_filter_s_form_field_is_built_once_and_still_judges_each_request_s_val
     answers = [client.get(f"/api/handoffs/?state={state}") for state in ("accepted", "sideways", "qualified")]
 
     assert built == []
-    assert vars(HandoffFilter.base_filters["state"])["_field"].label == "State"
+    assert "_field" in vars(HandoffFilter.base_filters["state"])
     assert [answer.status_code for answer in answers] == [200, 400, 200]
     assert answers[1].json()["field"] == "state"

@@ -56,3 +56,13 @@ def test_a_rep_without_a_team_has_nothing_to_compare_with(cast, week, api):
     assert (card["handoffs"], card["team"], card["team_accept_median_h"], card["accept_attainment_pct"]) == (
         0, "", None, None
     )
+
+
+def test_the_card_names_my_team_whole_when_its_name_holds_a_colon(cast, teammate, api, browser):
+    cast.team.name = "EMEA: North"
+    cast.team.save(update_fields=["name"])
+
+    html = browser("rep").get("/my-handoffs/").content.decode()
+
+    assert "team EMEA: North&#x27;s median" in html or "team EMEA: North's median" in html
+    assert api("rep").get("/api/reports/my-sla/").json()["team"] == "EMEA: North"

@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
-from handoff.models import RepProfile, Team
+from handoff.models import Team
+from handoff.selectors.people import own_team
 
 from .figures import Figures
 from .scope import ReportQuery, ReportScope
@@ -60,8 +61,7 @@ def my_sla(*, user: AbstractBaseUser, today: date) -> MySla:
     as_of = state[0]
     query = ReportQuery(start=start, end=today, preset="custom", group_by="rep", rep=user.pk)
     mine = report_total(scope=_ALL, query=query, as_of=as_of, state=state, terms=False)
-    team_id, name = RepProfile.objects.filter(user=user).values_list("team_id", "team__name").first() or (None, None)
-    name = name or ""
+    team_id, name = own_team(user)
     team = None
     if team_id is not None:
         team = report_total(scope=_ALL, query=ReportQuery(start=start, end=today, preset="custom", team=team_id),
