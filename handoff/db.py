@@ -7,6 +7,9 @@ Both exist for the batch paths (a sync page, a qualification batch of 1,000 hand
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import decimal
 import functools
 import hashlib
 import re
@@ -15,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, models
+from django.db import DatabaseError, connection, models
 from django.db.models import Field, Lookup
 from django.db.models.lookups import In
 from django.utils import timezone
@@ -253,6 +256,133 @@ def execute_prepared(cursor, sql: str, params: Mapping[str, object], *, generic_
 # The statements prepared on each live DB-API connection (a closed one's entry goes with it).
 _prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%|%s")
+
+
+@contextlib.contextmanager
+def prepared_reads(threshold: int = 2, most: int = 200):
+    """Within: on PostgreSQL, a SELECT the process has sent `threshold` times (the same text, its values of the same
+    types) is prepared on the connection, with its parameters' types declared, and run as `EXECUTE`: a page's
+    statements are the same text on every view, and PostgreSQL parsed and planned them again each time (0.6 ms to
+    plan a lead's handoffs with their five relations, against 0.1 ms to run them; a rep's page spent a third of its
+    database time planning). PostgreSQL chooses each run's plan as for `one_row`; at most `most` statements a
+    connection.
+
+    For reads (a page's GET). Values of a type without a declared counterpart here (None, JSON) leave the statement
+    unprepared; a statement PostgreSQL does not accept prepared that way (its parameters' types do not fit) is run
+    plainly from then on (tried in a savepoint inside a transaction, so the transaction is not lost). Django's query
+    log still counts each statement. Not psycopg's own preparing (`prepare_threshold`): it deallocates every prepared
+    statement of the connection on a rollback, `execute_prepared`'s included. Off where prepared statements are (an
+    explicit `prepare_threshold: None` in OPTIONS, e.g. behind a transaction-pooling PgBouncer) and on other
+    databases."""
+    if not _may_prepare():
+        yield
+        return
+    with connection.execute_wrapper(functools.partial(_prepared_select, threshold=threshold, most=most)):
+        yield
+
+
+# Per process: how often each (SELECT, its parameters' types) was sent, and those PostgreSQL would not prepare.
+_sent: dict[tuple, int] = {}
+_unpreparable: set[tuple] = set()
+_SEEN_MOST = 5_000
+
+
+def _declared_type(value) -> str | None:
+    """The PostgreSQL type a parameter is declared as, from its Python value (None: not declared here)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "int8"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, dt.datetime):
+        return "timestamptz" if value.tzinfo is not None else "timestamp"
+    if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, float):
+        return "float8"
+    if isinstance(value, decimal.Decimal):
+        return "numeric"
+    if isinstance(value, dt.timedelta):
+        return "interval"
+    if isinstance(value, list | tuple) and value:
+        kinds = {_declared_type(item) for item in value}
+        if len(kinds) == 1 and (kind := kinds.pop()) in ("int8", "text"):
+            return f"{kind}[]"
+    return None
+
+
+def _prepared_select(execute, sql, params, many, context, *, threshold: int, most: int):
+    # Not a named cursor's (`.iterator()`): it sends its statement inside DECLARE … CURSOR FOR, which takes a query.
+    if many or not sql.startswith("SELECT") or ";" in sql or getattr(context["cursor"].cursor, "name", None):
+        return execute(sql, params, many, context)
+    values = list(params or ())
+    types = tuple(_declared_type(value) for value in values)
+    key = (sql, types)
+    if None in types or key in _unpreparable:
+        return execute(sql, params, many, context)
+    done = _prepared_on.setdefault(connection.connection, set())
+    label = "handoff_r" + hashlib.sha1(repr(key).encode()).hexdigest()[:20]
+    if label not in done:
+        if len(_sent) > _SEEN_MOST:
+            _sent.clear()
+            _texts.clear()
+        _sent[key] = _sent.get(key, 0) + 1
+        if _sent[key] < threshold or len(done) >= most:
+            return execute(sql, params, many, context)
+        body = _numbered(sql)
+        prepare = f"PREPARE {label}({', '.join(types)}) AS {body}" if types else f"PREPARE {label} AS {body}"
+        if not _prepare(execute, context, prepare):
+            _unpreparable.add(key)
+            return execute(sql, params, many, context)
+        done.add(label)
+        _texts[label] = sql
+    arguments = f"({', '.join(['%s'] * len(values))})" if values else ""
+    return execute(f"EXECUTE {label}{arguments}", values, False, context)
+
+
+def _prepare(execute, context, prepare: str) -> bool:
+    """Send PREPARE; False if PostgreSQL refused it (inside a transaction, undone to a savepoint: the transaction goes
+    on). Sent down the same chain as the statement, so Django's query log counts neither."""
+    savepoint = connection.in_atomic_block
+    if savepoint:
+        execute("SAVEPOINT handoff_prepare", None, False, context)
+    try:
+        execute(prepare, None, False, context)
+    except DatabaseError:
+        if savepoint:
+            execute("ROLLBACK TO SAVEPOINT handoff_prepare", None, False, context)
+            execute("RELEASE SAVEPOINT handoff_prepare", None, False, context)
+        return False
+    if savepoint:
+        execute("RELEASE SAVEPOINT handoff_prepare", None, False, context)
+    return True
+
+
+# label → the SELECT it runs, for `statement_text`.
+_texts: dict[str, str] = {}
+_EXECUTED = re.compile(r"EXECUTE (handoff_r[0-9a-f]{20})\b")
+
+
+def statement_text(logged: str) -> str:
+    """A statement as Django's query log has it, with a `prepared_reads` EXECUTE given as the SELECT it runs (its
+    `%s` where the values go): for reading the log by what it asked."""
+    found = _EXECUTED.match(logged)
+    return _texts.get(found.group(1), logged) if found else logged
+
+
+def _numbered(sql: str) -> str:
+    """Django's `%s` placeholders as `$1`, `$2`, … (and `%%` as `%`), for PREPARE."""
+    count = 0
+
+    def number(match: re.Match) -> str:
+        nonlocal count
+        if match.group(0) == "%%":
+            return "%"
+        count += 1
+        return f"${count}"
+
+    return re.sub(r"%%|%s", number, sql)
 
 
 def _may_prepare() -> bool:

@@ -1,6 +1,7 @@
 """What every page shares: login and role checks, the reader's time zone, paging and safe redirects back."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import zoneinfo
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from handoff.db import prepared_reads
 from handoff.models import Handoff, HandoffState, Lead, ReasonCode, Role
 from handoff.selectors.calendars import person_time_zone
 from handoff.selectors.handoffs import handoff_list_values
@@ -42,7 +44,8 @@ def page(*roles: Role):
         def wrapper(request: HttpRequest, *args, **kwargs):
             if roles and not user_roles(request.user) & set(roles):
                 raise PermissionDenied("This page is for another role.")
-            with timezone.override(user_time_zone(request.user)):
+            reads = prepared_reads() if request.method in ("GET", "HEAD") else contextlib.nullcontext()
+            with timezone.override(user_time_zone(request.user)), reads:
                 return view(request, *args, **kwargs)
 
         return login_required(wrapper)
