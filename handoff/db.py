@@ -330,7 +330,7 @@ def _prepared_select(execute, sql, params, many, context, *, threshold: int, mos
         _sent[key] = _sent.get(key, 0) + 1
         if _sent[key] < threshold or len(done) >= most:
             return execute(sql, params, many, context)
-        body = _numbered(sql)
+        body, _ = _numbered(sql)
         prepare = f"PREPARE {label}({', '.join(types)}) AS {body}" if types else f"PREPARE {label} AS {body}"
         if not _prepare(execute, context, prepare):
             _unpreparable.add(key)
@@ -371,20 +371,6 @@ def statement_text(logged: str) -> str:
     return _texts.get(found.group(1), logged) if found else logged
 
 
-def _numbered(sql: str) -> str:
-    """Django's `%s` placeholders as `$1`, `$2`, … (and `%%` as `%`), for PREPARE."""
-    count = 0
-
-    def number(match: re.Match) -> str:
-        nonlocal count
-        if match.group(0) == "%%":
-            return "%"
-        count += 1
-        return f"${count}"
-
-    return re.sub(r"%%|%s", number, sql)
-
-
 def _may_prepare() -> bool:
     options = connection.settings_dict.get("OPTIONS", {})
     return (
@@ -397,21 +383,29 @@ def _may_prepare() -> bool:
 @functools.lru_cache(maxsize=64)
 def _prepared_statement(sql: str) -> tuple[str, str, str, tuple[str, ...]]:
     """(name, PREPARE, EXECUTE with named placeholders, parameter names in $n order) for a statement's text."""
-    names: list[str] = []
+    body, names = _numbered(sql)
+    if None in names:
+        raise ValueError("execute_prepared: named placeholders only, %(name)s")
+    label = "handoff_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
+    arguments = f"({', '.join(f'%({name})s' for name in names)})" if names else ""
+    return label, f"PREPARE {label} AS {body}", f"EXECUTE {label}{arguments}", names
+
+
+def _numbered(sql: str) -> tuple[str, tuple[str | None, ...]]:
+    """`sql` with its placeholders numbered `$1`, `$2`, … for PREPARE (and `%%` as `%`): a named one keeps one
+    number wherever it is used, each `%s` takes the next; and the placeholders' names in number order (None: `%s`)."""
+    names: list[str | None] = []
 
     def number(match: re.Match) -> str:
         if match.group(0) == "%%":
             return "%"
-        if match.group(1) is None:
-            raise ValueError("execute_prepared: named placeholders only, %(name)s")
-        if match.group(1) not in names:
-            names.append(match.group(1))
-        return f"${names.index(match.group(1)) + 1}"
+        name = match.group(1)
+        if name is None or name not in names:
+            names.append(name)
+            return f"${len(names)}"
+        return f"${names.index(name) + 1}"
 
-    body = _PLACEHOLDER.sub(number, sql)
-    label = "handoff_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
-    arguments = f"({', '.join(f'%({name})s' for name in names)})" if names else ""
-    return label, f"PREPARE {label} AS {body}", f"EXECUTE {label}{arguments}", tuple(names)
+    return _PLACEHOLDER.sub(number, sql), tuple(names)
 
 
 @dataclass(frozen=True)
