@@ -1,5 +1,6 @@
 """What every page asks of its signed-in reader, read with the reader: their roles, the teams they manage with the
-members, the team they belong to, the zone their pages' times are in and the number of leads they have yet to rate.
+members, the team they belong to, the zone their pages' times are in, the number of leads they have yet to rate and
+the fingerprint of the reference data (`selectors.reference`: reason codes, SLA segments).
 
 The session's user is read once per request (by the sign-in backend, `handoff.backends`); these come as columns of
 that same query instead of four more, which on a list page were a fifth of its queries.
@@ -22,6 +23,7 @@ from handoff.models import FeedbackOutcome, FeedbackRequest
 from .calendars import remember_time_zone, zone_of_user
 from .feedback import remember_feedback_pending
 from .people import identity_columns, own_team_column, remember_identity, remember_own_team
+from .reference import fingerprint_column, remember_fingerprint
 
 _ZONE = "handoff_zone"
 _PENDING = "handoff_feedback_pending"
@@ -39,6 +41,7 @@ def users_as_readers() -> QuerySet:
     return User._default_manager.annotate(
         **identity_columns(user_id),
         **own_team_column(user_id),
+        **fingerprint_column(),
         **{
             _ZONE: zone_of_user(),
             _PENDING: RawSQL(pending, (FeedbackOutcome.PENDING,), output_field=IntegerField()),
@@ -77,9 +80,11 @@ def reader(user_id: int) -> AbstractBaseUser | None:
 
 
 def remember_reader(user: AbstractBaseUser) -> None:
-    """Keep on the user (read by `users_as_readers`) their roles, teams, own team, zone and leads to rate, so that
-    `user_roles`, `managed_teams`, `own_team`, `person_time_zone` and `feedback_pending_count` ask nothing more."""
+    """Keep on the user (read by `users_as_readers`) their roles, teams, own team, zone, leads to rate and the
+    reference data's fingerprint, so that `user_roles`, `managed_teams`, `own_team`, `person_time_zone` and
+    `feedback_pending_count` ask nothing more, and `reasons_by_kind` and `segment_names` nothing while it holds."""
     remember_identity(user, user)
     remember_own_team(user, user)
     remember_time_zone(user, zoneinfo.ZoneInfo(getattr(user, _ZONE) or settings.TIME_ZONE))
     remember_feedback_pending(user, getattr(user, _PENDING))
+    remember_fingerprint(user, user)

@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from handoff.db import prepared_reads
-from handoff.models import Handoff, HandoffState, Lead, ReasonCode, Role
+from handoff.models import Handoff, HandoffState, Lead, Role
 from handoff.selectors.calendars import person_time_zone
 from handoff.selectors.handoffs import handoff_list_values
 from handoff.selectors.people import user_roles
@@ -206,14 +206,6 @@ def back_url(request: HttpRequest, fallback: str, *args) -> str:
     if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         return target
     return resolve_url(fallback, *args)
-
-
-def reasons_by_kind() -> dict[str, list[ReasonCode]]:
-    """The active reason codes for the dropdowns of a whole list page, in one query."""
-    grouped: dict[str, list[ReasonCode]] = {kind: [] for kind in ReasonCode.Kind.values}
-    for reason in ReasonCode.objects.filter(is_active=True).order_by("kind", "label"):
-        grouped[reason.kind].append(reason)
-    return grouped
 
 
 def with_actions(actor: Actor, handoffs) -> list[Handoff]:

@@ -6,11 +6,12 @@ from handoff.models import HandoffState
 from handoff.models.feedback import RATING_LABELS
 from handoff.selectors.feedback import answerable, feedback_requests_of_handoffs, feedback_requests_visible_to
 from handoff.selectors.handoffs import lead_history, leads_visible_to
+from handoff.selectors.reference import reasons_by_kind
 from handoff.selectors.sla import business_time_text, milestones_of_lead
 from handoff.services.actors import Actor
 from handoff.services.handoffs import Action, Decision, check
 
-from .common import page, reasons_by_kind, with_actions
+from .common import page, with_actions
 from .feedback import row_for
 
 
@@ -46,7 +47,7 @@ def lead_detail(request, pk: int):
         "current": current,
         "events": events,
         "touches": touches,
-        "reasons": reasons_by_kind(),
+        "reasons": reasons_by_kind(request.user),
         "feedback_requests": feedback,
         "feedback_row": row_for(mine) if mine is not None else None,
         "ratings": RATING_LABELS,

@@ -9,6 +9,7 @@ from handoff.models import Role
 from handoff.models.handoffs import OPEN_STATES
 from handoff.selectors.handoffs import disputes_to_resolve, handoffs_matching, handoffs_visible_to
 from handoff.selectors.people import reps_managed_by
+from handoff.selectors.reference import reasons_by_kind
 from handoff.selectors.sla import handoffs_breached
 from handoff.services.actors import Actor
 from handoff.services.handoffs import handoffs_reassign
@@ -20,7 +21,6 @@ from .common import (
     paginate,
     paginate_by_id,
     person_name,
-    reasons_by_kind,
     with_actions,
     with_deadlines,
     with_row_actions,
@@ -85,7 +85,7 @@ def team_handoffs(request):
     context = {
         "page_obj": page_obj,
         "filters": filters,
-        "reasons": reasons_by_kind(),
+        "reasons": reasons_by_kind(request.user),
         "reps": reps,
         "can_assign": True,
         "bulk": bulk,

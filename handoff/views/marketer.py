@@ -7,6 +7,7 @@ from handoff.exceptions import DomainError
 from handoff.forms import BulkQualifyForm, LeadSearchForm, NoteForm
 from handoff.models import HandoffState, Role
 from handoff.selectors.handoffs import handoffs_visible_to, leads_unqualified, leads_visible_to
+from handoff.selectors.reference import reasons_by_kind
 from handoff.services.actors import Actor
 from handoff.services.handoffs import handoff_qualify, leads_qualify
 
@@ -18,7 +19,6 @@ from .common import (
     paginate_by_id,
     paginate_uncounted,
     person_name,
-    reasons_by_kind,
     with_actions,
 )
 
@@ -99,4 +99,4 @@ def rejected_handoffs(request):
     rejected = handoffs.filter(state=HandoffState.REJECTED).order_by("-rejected_at", "-id")
     page_obj = paginate_by_id(request, rejected, handoffs.defer("lead__raw"))
     page_obj.object_list = with_actions(Actor.person(request.user), page_obj.object_list)
-    return render(request, "handoff/rejected.html", {"page_obj": page_obj, "reasons": reasons_by_kind()})
+    return render(request, "handoff/rejected.html", {"page_obj": page_obj, "reasons": reasons_by_kind(request.user)})

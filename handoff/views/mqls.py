@@ -6,9 +6,10 @@ from django.shortcuts import render
 
 from handoff.models import HandoffState, Role
 from handoff.selectors.handoffs import MQL_INVOLVEMENT, handoffs_matching, mqls_of_marketer
+from handoff.selectors.reference import reasons_by_kind
 from handoff.services.actors import Actor
 
-from .common import page, paginate, reasons_by_kind, with_actions, with_deadlines
+from .common import page, paginate, with_actions, with_deadlines
 
 
 class MqlFilterForm(forms.Form):
@@ -31,4 +32,5 @@ def my_mqls(request):
     handoffs = handoffs_matching(handoffs, data.get("q", ""))
     page_obj = paginate(request, handoffs)
     page_obj.object_list = with_deadlines(with_actions(Actor.person(request.user), page_obj.object_list))
-    return render(request, "handoff/my_mqls.html", {"page_obj": page_obj, "form": form, "reasons": reasons_by_kind()})
+    context = {"page_obj": page_obj, "form": form, "reasons": reasons_by_kind(request.user)}
+    return render(request, "handoff/my_mqls.html", context)

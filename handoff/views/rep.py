@@ -9,7 +9,6 @@ from handoff.exceptions import DomainError
 from handoff.forms import BulkAcceptForm, BulkRejectForm, RepListForm
 from handoff.models import Role
 from handoff.models.handoffs import OPEN_STATES
-from handoff.segments import parse_segments
 from handoff.selectors.handoffs import (
     REP_TO_DO_STATES,
     handoffs_matching,
@@ -17,8 +16,9 @@ from handoff.selectors.handoffs import (
     handoffs_of_segment,
     lead_sources_of,
 )
+from handoff.selectors.reference import reasons_by_kind, segment_names
 from handoff.selectors.reports import my_sla, report_today
-from handoff.selectors.sla import active_policy, by_urgency, handoffs_breached
+from handoff.selectors.sla import by_urgency, handoffs_breached
 from handoff.services.actors import Actor
 from handoff.services.handoffs import handoffs_accept, handoffs_reject
 
@@ -27,17 +27,11 @@ from .common import (
     handoff_rows,
     page,
     paginate_by_id,
-    reasons_by_kind,
     with_deadlines,
     with_row_actions,
 )
 
 BULK = {"accept": BulkAcceptForm, "reject": BulkRejectForm}
-
-
-def _segments() -> list[str]:
-    policy = active_policy()
-    return [segment.name for segment in parse_segments(policy.segments)] if policy is not None else []
 
 
 def _listed(mine, filters: RepListForm):
@@ -101,7 +95,7 @@ def my_handoffs(request):
     query = request.GET.copy()
     if query.get("show") == "all" and not query.get("state"):  # the former "All" tab's address
         query["state"] = RepListForm.ALL
-    filters = RepListForm(query, sources=lead_sources_of(request.user), segments=_segments())
+    filters = RepListForm(query, sources=lead_sources_of(request.user), segments=segment_names(request.user))
     status, bulk = 200, None
     if request.method == "POST":
         bulk, status, done = _bulk(request, mine)
@@ -114,7 +108,7 @@ def my_handoffs(request):
     context = {
         "my_sla": my_sla(user=request.user, today=report_today(timezone.now())),
         "page_obj": page_obj,
-        "reasons": reasons_by_kind(),
+        "reasons": reasons_by_kind(request.user),
         "bulk": bulk if isinstance(bulk, BulkRejectForm) else BulkRejectForm(handoff_ids=[]),
         "bulk_note": bulk["note"].value() if bulk is not None else "",
         "ticked": ticked,

@@ -132,7 +132,7 @@ ENGINE_REASON_SELECT = """<select name="reason" required data-reason aria-label=
 @pytest.mark.parametrize("selected", [None, "", "student", "other"])
 def test_the_reason_dropdown_is_the_markup_the_include_drew(selected):
     from handoff.models import ReasonCode
-    from handoff.views.common import reasons_by_kind
+    from handoff.selectors.reference import reasons_by_kind
 
     ReasonCode.objects.create(kind="reject", code="odd", label='<b>"Odd" & co</b>', requires_note=True)
     options = reasons_by_kind()["reject"]
