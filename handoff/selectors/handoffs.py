@@ -8,6 +8,7 @@ from handoff.models import Handoff, HandoffEvent, HandoffState, Lead, Milestone,
 from handoff.models.handoffs import OPEN_STATES
 
 from .people import team_member_ids, user_roles
+from .sla import NEXT_CLOCK_COLUMNS
 
 
 def _visible(user: AbstractBaseUser) -> Q:
@@ -125,9 +126,10 @@ def mqls_of_marketer(user: AbstractBaseUser, *, involvement: str = "") -> QueryS
 
 
 # What a list page's rows show of a handoff (the lead's name, company, e-mail, source and score; the state, sequence
-# and hand-over time), what its buttons need (the owner and the owner's team, for the rules), and, for the team's
-# list, the owner's name and the reason: read as values, 14 or 18 a row, and no model instances (building 50 rows of
-# handoff, lead, owner and profile instances cost more than the rest of the page's queries).
+# and hand-over time; its next clock, `NEXT_CLOCK_COLUMNS`, last), what its buttons need (the owner and the owner's
+# team, for the rules), and, for the team's list, the owner's name and the reason: read as values, 16 or 20 a row, and
+# no model instances (building 50 rows of handoff, lead, owner and profile instances cost more than the rest of the
+# page's queries), nor a query of their clocks.
 LIST_ROW_COLUMNS = (
     "id", "lead_id", "sequence", "state", "owner_id", "handed_at", "owner__profile__team_id",
     "lead__first_name", "lead__last_name", "lead__crm_id", "lead__company", "lead__email", "lead__lead_source",
@@ -137,6 +139,7 @@ LIST_ROW_NAME_COLUMNS = ("owner__first_name", "owner__last_name", "owner__userna
 
 
 def handoff_list_values(handoffs: QuerySet[Handoff], *, names: bool = False) -> list[tuple]:
-    """The `LIST_ROW_COLUMNS` (and with `names`, `LIST_ROW_NAME_COLUMNS`) of these handoffs, in their order."""
+    """The `LIST_ROW_COLUMNS` (and with `names`, `LIST_ROW_NAME_COLUMNS`), then the `NEXT_CLOCK_COLUMNS`, of these
+    handoffs, in their order."""
     columns = (*LIST_ROW_COLUMNS, *LIST_ROW_NAME_COLUMNS) if names else LIST_ROW_COLUMNS
-    return list(handoffs.select_related(None).values_list(*columns))
+    return list(handoffs.select_related(None).annotate(**NEXT_CLOCK_COLUMNS).values_list(*columns, *NEXT_CLOCK_COLUMNS))

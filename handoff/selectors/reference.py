@@ -1,5 +1,5 @@
-"""Reference data: the reason codes and the SLA policy's segments, which every list page shows in its dropdowns and
-which change a few times a year.
+"""Reference data: the reason codes and the SLA policy's segments, which every list page shows in its dropdowns, and
+the business calendars its deadlines are worded in; all change a few times a year.
 
 On PostgreSQL each page's reader comes with a fingerprint of both tables (`fingerprint_column`, read in the reader's
 own statement: the number of rows and the sum of a hash of each row's every column). A process keeps what it read
@@ -19,11 +19,14 @@ from django.db import connection
 from django.db.models import TextField, Value
 from django.db.models.expressions import RawSQL
 
-from handoff.models import ReasonCode, SlaPolicy
+from handoff import businesstime
+from handoff.models import BusinessCalendar, CalendarDay, ReasonCode, SlaPolicy
 from handoff.segments import parse_segments
 
+from .calendars import calendars_load
+
 _FINGERPRINT = "handoff_reference"
-_TABLES = (ReasonCode, SlaPolicy)
+_TABLES = (ReasonCode, SlaPolicy, BusinessCalendar, CalendarDay)
 
 T = TypeVar("T")
 _kept: dict[str, tuple[str, object]] = {}  # name → (the fingerprint it was read under, what was read)
@@ -81,3 +84,16 @@ def _segment_names() -> list[str]:
 def segment_names(reader: AbstractBaseUser | None = None) -> list[str]:
     """The names of the SLA segments of the policy in force, in its order (none without a policy)."""
     return _kept_for(reader, "segments", _segment_names)
+
+
+def business_calendars(reader: AbstractBaseUser | None, ids: set[int]) -> dict[int, businesstime.Calendar]:
+    """The business-time calendars of these ids (at least those: while kept, every calendar)."""
+    if not ids:
+        return {}
+    if getattr(reader, _FINGERPRINT, None) is None:
+        return calendars_load(ids)
+    every = BusinessCalendar.objects.values_list("pk", flat=True)
+    found = _kept_for(reader, "calendars", lambda: calendars_load(every))
+    missing = ids - found.keys()
+    # A calendar made after the fingerprint was read (its clocks started since): read alone, not kept.
+    return {**found, **calendars_load(missing)} if missing else found

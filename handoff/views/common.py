@@ -22,7 +22,8 @@ from handoff.models import Handoff, HandoffState, Lead, Role
 from handoff.selectors.calendars import person_time_zone
 from handoff.selectors.handoffs import handoff_list_values
 from handoff.selectors.people import user_roles
-from handoff.selectors.sla import deadlines
+from handoff.selectors.reference import business_calendars
+from handoff.selectors.sla import clock_of_row, clocks_ahead, deadlines, wording
 from handoff.services.actors import Actor
 from handoff.services.handoffs import actions_reader, allowed_actions
 
@@ -168,11 +169,11 @@ class RowLead:
 
 class ListRow:
     """A handoff as a list page's row shows it, read as values: its lead (`RowLead`), the owner's team (for the
-    rules), with names the owner's (None: in the queue) and the reason's label; `actions`, `deadline` and `overdue`
-    are set by `with_row_actions` and `with_deadlines`."""
+    rules), with names the owner's (None: in the queue) and the reason's label, and its next clock (a `Clock`, None
+    without one); `actions`, `deadline` and `overdue` are set by `with_row_actions` and `with_deadlines`."""
 
     __slots__ = ("pk", "lead_id", "sequence", "state", "owner_id", "handed_at", "team_id", "lead", "owner_name",
-                 "reason", "actions", "deadline", "overdue")
+                 "reason", "next_clock", "actions", "deadline", "overdue")
 
     def get_state_display(self) -> str:
         return HandoffState(self.state).label
@@ -192,8 +193,9 @@ def handoff_rows(*, names: bool = False):
              lead.score) = values[:14]
             lead.pk = row.lead_id
             if names:
-                first, last, username, row.reason = values[14:]
+                first, last, username, row.reason = values[14:18]
                 row.owner_name = (f"{first} {last}".strip() or username) if row.owner_id is not None else None
+            row.next_clock = clock_of_row(*values[-2:])
             found.append(row)
         return found
 
@@ -228,10 +230,15 @@ def person_name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def with_deadlines(rows: list) -> list:
-    """Each handoff with `.deadline` (its next clock and its wording, or None) and `.overdue` (that clock ran out)."""
+def with_deadlines(rows: list, reader=None) -> list:
+    """Each handoff with `.deadline` (its next clock and its wording, or None) and `.overdue` (that clock ran out).
+    List rows bring their clock: their calendars are the reference data the reader's page keeps (`reader`)."""
     now = timezone.now()
-    due = deadlines(rows, now)
+    if rows and isinstance(rows[0], ListRow):
+        calendars = business_calendars(reader, clocks_ahead((row.next_clock for row in rows), now))
+        due = {row.pk: (row.next_clock, wording(row.next_clock, now, calendars)) for row in rows if row.next_clock}
+    else:
+        due = deadlines(rows, now)
     for handoff in rows:
         handoff.deadline = due.get(handoff.pk)
         handoff.overdue = handoff.deadline is not None and handoff.deadline[0].due_at <= now

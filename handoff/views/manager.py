@@ -81,7 +81,8 @@ def team_handoffs(request):
     # A search is paged newer / older, uncounted: counting its matches scans every lead it might match.
     searching = bool(filters.is_valid() and filters.cleaned_data.get("q"))
     page_obj = paginate_by_id(request, _filtered(visible, filters), handoff_rows(names=True), counted=not searching)
-    page_obj.object_list = with_deadlines(with_row_actions(Actor.person(request.user), page_obj.object_list))
+    rows = with_row_actions(Actor.person(request.user), page_obj.object_list)
+    page_obj.object_list = with_deadlines(rows, request.user)
     context = {
         "page_obj": page_obj,
         "filters": filters,

@@ -102,7 +102,8 @@ def my_handoffs(request):
         if done:
             return redirect(request.get_full_path())
     page_obj = paginate_by_id(request, _listed(mine, filters), handoff_rows())
-    page_obj.object_list = with_deadlines(with_row_actions(Actor.person(request.user), page_obj.object_list))
+    rows = with_row_actions(Actor.person(request.user), page_obj.object_list)
+    page_obj.object_list = with_deadlines(rows, request.user)
     ticked = {str(pk) for pk in request.POST.getlist("handoffs")} if bulk is not None else set()
     data = filters.cleaned_data if filters.is_valid() else {}
     context = {

@@ -62,6 +62,44 @@ def test_business_time_left_is_worded_for_people(pair):
     assert texts == {hot.pk: "breached 35 m ago", standard.pk: "1 h 10 m of business time left"}
 
 
+def test_a_list_row_brings_the_clock_deadlines_finds_and_words_it_alike(cast, pair, time_machine):
+    from handoff.backends import ReaderBackend
+    from handoff.models import Handoff
+    from handoff.services.handoffs import handoff_accept
+    from handoff.views.common import handoff_rows, with_deadlines
+
+    hot, standard = pair
+    handoff_accept(handoff=standard, actor=cast.actor("rep"), at=utc("2026-03-09 09:20"))  # accept met: touch next
+    quiet = handoff_qualify(lead=make_lead(owner=cast.rep), actor=cast.actor("marketer"), at=utc("2026-03-09 09:00"))
+    quiet.milestones.update(stopped_at=utc("2026-03-09 09:05"))  # no clock running
+    time_machine.move_to(utc("2026-03-09 09:50"), tick=False)
+    handoffs = by_urgency(Handoff.objects.filter(pk__in=[hot.pk, standard.pk, quiet.pk]))
+
+    rows = with_deadlines(handoff_rows()(handoffs), ReaderBackend().get_user(cast.rep.pk))
+    expected = deadlines(list(handoffs), utc("2026-03-09 09:50"))
+
+    assert [row.pk for row in rows] == [hot.pk, standard.pk, quiet.pk]
+    assert {row.pk: row.deadline for row in rows} == {**expected, quiet.pk: None}
+    assert [row.deadline[1] if row.deadline else None for row in rows] == [
+        "breached 35 m ago", "1 h 10 m of business time left", None]
+    assert [row.deadline[0].kind if row.deadline else None for row in rows] == [K.ACCEPT, K.FIRST_TOUCH, None]
+    assert [row.overdue for row in rows] == [True, False, False]
+
+
+def test_a_calendar_changed_after_a_page_was_shown_words_the_next_page_s_deadlines(cast, pair, utc_calendar, client,
+                                                                                 time_machine):
+    from handoff.models import CalendarDay
+
+    time_machine.move_to(utc("2026-03-09 09:50"), tick=False)
+    client.force_login(cast.rep)
+    assert "1 h 10 m of business time left" in client.get("/my-handoffs/").text  # first touch due 11:00
+
+    CalendarDay.objects.create(calendar=utc_calendar, date=utc("2026-03-09 00:00").date(), hours=[["09:00", "10:30"]])
+
+    listing = client.get("/my-handoffs/").text
+    assert "40 m of business time left" in listing and "1 h 10 m" not in listing
+
+
 def test_the_most_urgent_handoff_comes_first(cast, pair):
     from handoff.models import Handoff
 
