@@ -52,6 +52,12 @@ Field.register_lookup(AnyOf)
 models.ForeignObject.register_lookup(AnyOf)
 
 
+def own_columns(model: type[models.Model]) -> list[str]:
+    """Every column of the model's own table, for `.only()` beside the few columns a page reads of related rows (a
+    join's every column costs the ORM a select entry to build and hash, and a value to read, per row)."""
+    return [field.attname for field in model._meta.concrete_fields]
+
+
 def _array_type(field: Field, conn) -> str:
     target = field.target_field if isinstance(field, models.ForeignKey) else field
     return f"{target.cast_db_type(conn)}[]"

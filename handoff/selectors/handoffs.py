@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
-from handoff.models import Handoff, HandoffEvent, HandoffState, Lead, Milestone, Role
+from handoff.db import own_columns
+from handoff.models import Handoff, HandoffEvent, HandoffState, Lead, Milestone, Role, Touch
 from handoff.models.handoffs import OPEN_STATES
 
 from .people import team_member_ids, user_roles
@@ -78,9 +79,33 @@ def disputes_to_resolve(user: AbstractBaseUser) -> QuerySet[Handoff]:
     return handoffs_visible_to(user).filter(state=HandoffState.DISPUTED).order_by("disputed_at", "id")
 
 
+# What the lead page shows of the people, definitions and reasons its rows point to.
+PERSON_COLUMNS = ("username", "first_name", "last_name")
+
+
+def lead_handoffs(lead: Lead) -> QuerySet[Handoff]:
+    """The lead's handoffs, first first, with what its page shows of each: the owner (and their team, for the rules),
+    who qualified it, the definition, the reasons, and the touches with who logged them."""
+    related = [f"{person}__{column}" for person in ("owner", "qualified_by") for column in PERSON_COLUMNS]
+    return (
+        lead.handoffs.select_related("owner__profile", "definition", "reason", "dispute_reason", "qualified_by")
+        .only(*own_columns(Handoff), *related, "owner__profile__team_id", "definition__version", "definition__name",
+              "reason__label", "dispute_reason__label")
+        .prefetch_related(Prefetch("touches", queryset=Touch.objects.select_related("by").only(
+            *own_columns(Touch), *(f"by__{column}" for column in PERSON_COLUMNS))))
+        .order_by("sequence")
+    )
+
+
 def lead_history(lead: Lead) -> QuerySet[HandoffEvent]:
-    """Every event of every handoff of the lead, oldest first."""
-    return HandoffEvent.objects.filter(lead=lead).select_related("actor", "reason", "handoff", "definition")
+    """Every event of every handoff of the lead, oldest first, with what the history shows of the actor, the reason,
+    the handoff and the definition."""
+    return (
+        HandoffEvent.objects.filter(lead=lead)
+        .select_related("actor", "reason", "handoff", "definition")
+        .only(*own_columns(HandoffEvent), *(f"actor__{column}" for column in PERSON_COLUMNS), "reason__label",
+              "handoff__sequence", "definition__version")
+    )
 
 
 # What a rep can act on now: leads to accept or reject, and accepted leads to touch until they convert or recycle.

@@ -10,6 +10,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from handoff import businesstime
+from handoff.db import own_columns
 from handoff.models import Handoff, Lead, Milestone, MilestoneKind, SlaPolicy
 from handoff.selectors.calendars import CALENDAR_FIELDS, calendars_load, calendars_of
 
@@ -66,16 +67,23 @@ def milestones_of(handoffs: Iterable[Handoff | int]) -> QuerySet[Milestone]:
 
 
 def milestones_of_lead(lead: Lead) -> QuerySet[Milestone]:
-    """Every clock of every handoff of the lead, for the lead page."""
-    return Milestone.objects.filter(handoff__lead=lead).select_related("policy", "calendar", "handoff").order_by(
-        "-handoff__sequence", "round", "due_at"
+    """Every clock of every handoff of the lead, for the lead page: with its policy's version and its handoff's
+    number (the calendar it runs in is the reader's kept one: `business_time_text`'s `calendars`)."""
+    return (
+        Milestone.objects.filter(handoff__lead=lead)
+        .select_related("policy", "handoff")
+        .only(*own_columns(Milestone), "policy__version", "handoff__sequence")
+        .order_by("-handoff__sequence", "round", "due_at")
     )
 
 
-def business_time_left(clock: Milestone | Handoff, now: datetime | None = None) -> timedelta | None:
+def business_time_left(
+    clock: Milestone | Handoff, now: datetime | None = None, calendars: dict[int, businesstime.Calendar] | None = None
+) -> timedelta | None:
     """Business time until the clock's due time (negative once past it); for a handoff, its next deadline.
 
-    None when nothing is ticking (met, stopped, or no clock). A paused clock keeps the time it had left.
+    None when nothing is ticking (met, stopped, or no clock). A paused clock keeps the time it had left. `calendars`:
+    the calendars by id, when the caller has them (else the clock's is read).
     """
     now = now or timezone.now()
     milestone = clock if isinstance(clock, Milestone) else next_milestone(clock)
@@ -83,7 +91,8 @@ def business_time_left(clock: Milestone | Handoff, now: datetime | None = None) 
         return None
     if milestone.paused_at is not None:
         return timedelta(seconds=milestone.remaining_seconds or 0)
-    return businesstime.between(now, milestone.due_at, _calendar(milestone.calendar_id))
+    calendar = (calendars or {}).get(milestone.calendar_id) or _calendar(milestone.calendar_id)
+    return businesstime.between(now, milestone.due_at, calendar)
 
 
 def next_milestone(handoff: Handoff) -> Milestone | None:
@@ -111,7 +120,9 @@ def format_elapsed(delta: timedelta) -> str:
     return format_duration(timedelta(minutes=minutes))
 
 
-def business_time_text(milestone: Milestone, now: datetime | None = None) -> str:
+def business_time_text(
+    milestone: Milestone, now: datetime | None = None, calendars: dict[int, businesstime.Calendar] | None = None
+) -> str:
     """'2 h 10 m of business time left', 'breached 35 m ago', 'paused, …', 'met', 'met 20 m late', 'stopped'."""
     now = now or timezone.now()
     if milestone.met_at is not None:
@@ -122,7 +133,7 @@ def business_time_text(milestone: Milestone, now: datetime | None = None) -> str
         return "breached, then stopped" if milestone.breached_at else "stopped"
     if milestone.paused_at is None and milestone.due_at <= now:
         return f"breached {format_elapsed(now - milestone.due_at)} ago"
-    left = business_time_left(milestone, now)
+    left = business_time_left(milestone, now, calendars)
     text = f"{format_duration(left)} of business time left"
     return f"paused, {text}" if milestone.paused_at is not None else text
 

@@ -1,12 +1,13 @@
 """One lead: its fields, its current handoff with the reader's actions, every episode and the full history."""
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 
 from handoff.exceptions import DomainError
 from handoff.models import HandoffState
 from handoff.models.feedback import RATING_LABELS
 from handoff.selectors.feedback import answerable, feedback_requests_of_handoffs, feedback_requests_visible_to
-from handoff.selectors.handoffs import lead_history, leads_visible_to
-from handoff.selectors.reference import reasons_by_kind
+from handoff.selectors.handoffs import lead_handoffs, lead_history, leads_visible_to
+from handoff.selectors.reference import business_calendars, reasons_by_kind
 from handoff.selectors.sla import business_time_text, milestones_of_lead
 from handoff.services.actors import Actor
 from handoff.services.handoffs import Action, Decision, check
@@ -18,19 +19,17 @@ from .feedback import row_for
 @page()
 def lead_detail(request, pk: int):
     lead = get_object_or_404(leads_visible_to(request.user), pk=pk)
-    handoffs = with_actions(
-        Actor.person(request.user),
-        lead.handoffs.select_related(
-            "owner__profile", "definition", "reason", "dispute_reason", "qualified_by"
-        ).prefetch_related("touches__by").order_by("sequence"),
-    )
+    handoffs = with_actions(Actor.person(request.user), lead_handoffs(lead))
     current = next((h for h in reversed(handoffs) if h.is_open), None)
     touches = sorted(
         ((h, touch) for h in handoffs for touch in h.touches.all()), key=lambda pair: pair[1].at, reverse=True
     )
     milestones = list(milestones_of_lead(lead))
+    now = timezone.now()
+    running = {m.calendar_id for m in milestones if m.met_at is None and m.stopped_at is None}
+    calendars = business_calendars(request.user, running)
     for milestone in milestones:
-        milestone.status_text = business_time_text(milestone)
+        milestone.status_text = business_time_text(milestone, now, calendars)
     # Sales feedback on the lead's handoffs that the reader may read; the reader's own open question as a form.
     feedback = list(
         feedback_requests_of_handoffs([h.pk for h in handoffs]).filter(

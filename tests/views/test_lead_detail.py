@@ -61,3 +61,45 @@ def test_a_lead_the_reader_may_not_see_is_not_found(cast, browser, lead):
     assert browser("other_rep").get(reverse("lead_detail", args=[lead.pk])).status_code == 404
     assert browser("other_manager").get(reverse("lead_detail", args=[lead.pk])).status_code == 404
     assert browser("manager").get(reverse("lead_detail", args=[lead.pk])).status_code == 200
+
+
+def _lead_with_everything(cast):
+    """A lead handed over twice: accepted, touched and recycled; then rejected, disputed and the rejection overturned,
+    its clocks running again."""
+    from handoff.services.handoffs import Decision, handoff_dispute, handoff_resolve
+
+    lead = make_lead(owner=cast.rep)
+    first = handoff_qualify(lead=lead, actor=cast.actor("marketer"), note="Asked for a demo")
+    handoff_accept(handoff=first, actor=cast.actor("rep"))
+    handoff_touch(handoff=first, actor=cast.actor("rep"), kind="call", outcome="attempt", note="Voicemail")
+    handoff_touch(handoff=first, actor=cast.actor("rep"), kind="email", outcome="connected", note="Replied")
+    handoff_recycle(handoff=first, actor=cast.actor("rep"), reason="timing")
+    second = handoff_qualify(lead=lead, actor=cast.actor("marketer"))
+    handoff_reject(handoff=second, actor=cast.actor("rep"), reason="student", note="Looks like a student")
+    handoff_dispute(handoff=second, actor=cast.actor("marketer"), reason="meets_definition", note="Has budget")
+    handoff_resolve(handoff=second, actor=cast.actor("manager"), decision=Decision.OVERTURN, note="Call them")
+    return lead
+
+
+@pytest.mark.parametrize("reader", ["rep", "manager", "marketer"])
+def test_the_lead_page_costs_the_same_queries_whatever_the_lead_has_been_through(cast, browser, reader):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    plain = make_lead(owner=cast.rep)
+    handoff_qualify(lead=plain, actor=cast.actor("marketer"))
+    full = _lead_with_everything(cast)
+    client = browser(reader)
+
+    def queries(lead) -> int:
+        client.get(reverse("lead_detail", args=[lead.pk]))  # what the process and the connection keep, kept
+        with CaptureQueriesContext(connection) as log:
+            page = client.get(reverse("lead_detail", args=[lead.pk]))
+        assert page.status_code == 200
+        return len(log.captured_queries)
+
+    assert queries(full) == queries(plain)
+    text = client.get(reverse("lead_detail", args=[full.pk])).text
+    # What the trimmed reads leave out is not what the page shows: the people, the reasons, the versions.
+    assert "Voicemail" in text and "rita.rep" in text and "Looks like a student" in text and "was overturned" in text
+    assert "Bad timing, revisit later" in text and "Student" in text
