@@ -11,6 +11,9 @@ from handoff.models.handoffs import OPEN_STATES
 from .people import team_member_ids, user_roles
 from .sla import NEXT_CLOCK_COLUMNS
 
+# What a page shows of a person a row points to (the owner, who qualified it, who logged a touch): their name.
+PERSON_COLUMNS = ("username", "first_name", "last_name")
+
 
 def _visible(user: AbstractBaseUser) -> Q:
     """What a person may see of handoffs and leads alike (both have an `owner`).
@@ -42,6 +45,11 @@ def handoffs_visible_to(user: AbstractBaseUser) -> QuerySet[Handoff]:
 
 def leads_visible_to(user: AbstractBaseUser) -> QuerySet[Lead]:
     return Lead.objects.select_related("owner").filter(_visible(user))
+
+
+def leads_to_show(user: AbstractBaseUser) -> QuerySet[Lead]:
+    """`leads_visible_to`, with only the owner's names of the owner (a lead's page)."""
+    return leads_visible_to(user).only(*own_columns(Lead), *(f"owner__{column}" for column in PERSON_COLUMNS))
 
 
 def open_handoff_exists() -> Exists:
@@ -77,10 +85,6 @@ def handoffs_of_rep(user: AbstractBaseUser, *, open_only: bool = True) -> QueryS
 
 def disputes_to_resolve(user: AbstractBaseUser) -> QuerySet[Handoff]:
     return handoffs_visible_to(user).filter(state=HandoffState.DISPUTED).order_by("disputed_at", "id")
-
-
-# What the lead page shows of the people, definitions and reasons its rows point to.
-PERSON_COLUMNS = ("username", "first_name", "last_name")
 
 
 def lead_handoffs(lead: Lead) -> QuerySet[Handoff]:

@@ -6,7 +6,7 @@ from handoff.exceptions import DomainError
 from handoff.models import HandoffState
 from handoff.models.feedback import RATING_LABELS
 from handoff.selectors.feedback import answerable, feedback_requests_of_handoffs, feedback_requests_visible_to
-from handoff.selectors.handoffs import lead_handoffs, lead_history, leads_visible_to
+from handoff.selectors.handoffs import lead_handoffs, lead_history, leads_to_show
 from handoff.selectors.reference import business_calendars, reasons_by_kind
 from handoff.selectors.sla import business_time_text, milestones_of_lead
 from handoff.services.actors import Actor
@@ -18,7 +18,7 @@ from .feedback import row_for
 
 @page()
 def lead_detail(request, pk: int):
-    lead = get_object_or_404(leads_visible_to(request.user), pk=pk)
+    lead = get_object_or_404(leads_to_show(request.user), pk=pk)
     handoffs = with_actions(Actor.person(request.user), lead_handoffs(lead))
     current = next((h for h in reversed(handoffs) if h.is_open), None)
     touches = sorted(
