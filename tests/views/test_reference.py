@@ -1,5 +1,6 @@
-"""The reference data of the pages' dropdowns (reason codes, SLA segments), kept by each process while the fingerprint
-read with the reader holds (handoff.selectors.reference): a change shows on the next page, whoever made it and how."""
+"""The reference data of the pages (reason codes, SLA segments, business calendars), kept by each process while the
+fingerprint read with the reader holds (handoff.selectors.reference): a change shows on the next page, whoever made it
+and how."""
 from __future__ import annotations
 
 import pytest
@@ -62,21 +63,33 @@ def test_a_new_policy_version_s_segments_show_in_the_rep_s_filter_on_the_next_pa
     assert ">Strategic</option>" not in rep.get(reverse("my_handoffs")).text
 
 
-def test_the_fingerprint_follows_every_column_of_both_tables(cast):
+def test_the_fingerprint_follows_every_column_of_the_four_tables(cast):
     if connection.vendor != "postgresql":
         pytest.skip("kept on PostgreSQL only")
+    from handoff.models import BusinessCalendar, CalendarDay
 
     def fingerprint():
         return getattr(ReaderBackend().get_user(cast.rep.pk), reference._FINGERPRINT)
 
-    first = fingerprint()
-    assert first and fingerprint() == first
+    seen = [fingerprint()]
+    assert seen[0] and fingerprint() == seen[0]
     reason = ReasonCode.objects.filter(kind="reject").first()
     ReasonCode.objects.filter(pk=reason.pk).update(requires_note=not reason.requires_note)
-    second = fingerprint()
-    assert second != first
+    seen.append(fingerprint())
     _policy("Enterprise first", SEGMENTS)
-    assert fingerprint() != second
+    seen.append(fingerprint())
+    calendar = BusinessCalendar.objects.get(is_default=True)
+    BusinessCalendar.objects.filter(pk=calendar.pk).update(holiday_country="DE")
+    seen.append(fingerprint())
+    day = CalendarDay.objects.create(calendar=calendar, date="2026-12-24", hours=[])
+    seen.append(fingerprint())
+    CalendarDay.objects.filter(pk=day.pk).update(hours=[["09:00", "12:00"]])
+    seen.append(fingerprint())
+    day.delete()
+    seen.append(fingerprint())
+
+    assert len(set(seen[:-1])) == len(seen) - 1  # every change gave a fingerprint not seen before
+    assert seen[-1] == seen[-4]  # and the tables as they were before the day was added, the one they had then
 
 
 @pytest.mark.parametrize(("name", "path"), [("rep", "my_handoffs"), ("manager", "team_handoffs")])
