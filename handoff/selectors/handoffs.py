@@ -48,7 +48,7 @@ def leads_visible_to(user: AbstractBaseUser) -> QuerySet[Lead]:
 
 
 def leads_to_show(user: AbstractBaseUser) -> QuerySet[Lead]:
-    """`leads_visible_to`, with only the owner's names of the owner (a lead's page)."""
+    """`leads_visible_to`, reading of the owner only their name (a lead's page)."""
     return leads_visible_to(user).only(*own_columns(Lead), *(f"owner__{column}" for column in PERSON_COLUMNS))
 
 

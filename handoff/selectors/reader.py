@@ -1,6 +1,6 @@
 """What every page asks of its signed-in reader, read with the reader: their roles, the teams they manage with the
 members, the team they belong to, the zone their pages' times are in, the number of leads they have yet to rate and
-the fingerprint of the reference data (`selectors.reference`: reason codes, SLA segments).
+the fingerprint of the reference data (`selectors.reference`: reason codes, SLA segments, business calendars).
 
 The session's user is read once per request (by the sign-in backend, `handoff.backends`); these come as columns of
 that same query instead of four more, which on a list page were a fifth of its queries.
@@ -82,7 +82,8 @@ def reader(user_id: int) -> AbstractBaseUser | None:
 def remember_reader(user: AbstractBaseUser) -> None:
     """Keep on the user (read by `users_as_readers`) their roles, teams, own team, zone, leads to rate and the
     reference data's fingerprint, so that `user_roles`, `managed_teams`, `own_team`, `person_time_zone` and
-    `feedback_pending_count` ask nothing more, and `reasons_by_kind` and `segment_names` nothing while it holds."""
+    `feedback_pending_count` ask nothing more, and `reasons_by_kind`, `segment_names` and `business_calendars` nothing
+    while it holds."""
     remember_identity(user, user)
     remember_own_team(user, user)
     remember_time_zone(user, zoneinfo.ZoneInfo(getattr(user, _ZONE) or settings.TIME_ZONE))

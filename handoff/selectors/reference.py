@@ -1,11 +1,12 @@
 """Reference data: the reason codes and the SLA policy's segments, which every list page shows in its dropdowns, and
 the business calendars its deadlines are worded in; all change a few times a year.
 
-On PostgreSQL each page's reader comes with a fingerprint of both tables (`fingerprint_column`, read in the reader's
-own statement: the number of rows and the sum of a hash of each row's every column). A process keeps what it read
-for the fingerprint it read it under, and reads again when a page's fingerprint differs: an admin's change to a reason
-code or a new policy version shows on the next page anyone opens, in every process, while a page with nothing changed
-asks no query for them. Elsewhere (SQLite), and without a reader, they are read on every call.
+On PostgreSQL each page's reader comes with a fingerprint of their four tables (`fingerprint_column`, read in the
+reader's own statement: each table's number of rows and the sum of a hash of each row's every column). A process
+keeps what it read for the fingerprint it read it under, and reads again when a page's fingerprint differs: an
+admin's change to a reason code, a calendar or its days, or a new policy version shows on the next page anyone
+opens, in every process, while a page with nothing changed asks no query for them. Elsewhere (SQLite), and without a
+reader, they are read on every call.
 
 What is kept is shared by every request of the process: read it, never change it.
 """
