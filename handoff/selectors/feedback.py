@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from handoff.db import compiled_once
 from handoff.models import (
     BusinessCalendar,
     FeedbackOutcome,
@@ -37,15 +38,26 @@ def feedback_requests_visible_to(user: AbstractBaseUser) -> QuerySet[FeedbackReq
     base = FeedbackRequest.objects.select_related(
         "handoff__lead", "rater", "reject_reason", "definition", "policy", "feedback"
     )
+    visible = _visible(user.pk, *_visibility(user))
+    return base if visible is None else base.filter(visible)
+
+
+def _visibility(user: AbstractBaseUser) -> tuple[bool, bool, bool]:
+    """What decides which requests the user reads: (reads all, manages a team, rates leads)."""
     roles = user_roles(user)
-    if user.is_staff or Role.MARKETER in roles:
-        return base
+    return (user.is_staff or Role.MARKETER in roles, Role.MANAGER in roles, Role.SALES_REP in roles)
+
+
+def _visible(user_id: int, reads_all: bool, manages: bool, rates: bool) -> Q | None:
+    """The requests a user with that `_visibility` reads (None: all)."""
+    if reads_all:
+        return None
     visible = Q(pk__in=[])
-    if Role.MANAGER in roles:
-        visible |= Q(rater__profile__team__manager=user)
-    if Role.SALES_REP in roles:
-        visible |= Q(rater=user)
-    return base.filter(visible)
+    if manages:
+        visible |= Q(rater__profile__team__manager_id=user_id)
+    if rates:
+        visible |= Q(rater_id=user_id)
+    return visible
 
 
 def with_feedback_detail(requests: QuerySet[FeedbackRequest]) -> QuerySet[FeedbackRequest]:
@@ -117,13 +129,20 @@ def feedback_revision(request: FeedbackRequest) -> int:
     return feedback.revision if feedback is not None else 0
 
 
-def feedback_requests_of_handoffs(handoff_ids: Iterable[int]) -> QuerySet[FeedbackRequest]:
-    """Every request about these handoffs, with its feedback (a lead's page)."""
-    return with_feedback_detail(
-        FeedbackRequest.objects.filter(handoff_id__in=list(handoff_ids))
+def feedback_of_lead(lead_id: int, user: AbstractBaseUser) -> list[FeedbackRequest]:
+    """The requests about a lead's handoffs that the user may read, in the order of its handoffs, each with its
+    feedback (a lead's page; the query compiled once per process for each kind of reader: `compiled_once`)."""
+    return compiled_once(_feedback_of_lead, lead_id, user.pk, shape=_visibility(user))
+
+
+def _feedback_of_lead(lead_id: int, user_id: int, reads_all: bool, manages: bool, rates: bool):
+    requests = with_feedback_detail(
+        FeedbackRequest.objects.filter(handoff__lead_id=lead_id)
         .select_related("rater", "reject_reason", "feedback", "handoff")
         .order_by("handoff__sequence", "asked_at", "id")
     )
+    visible = _visible(user_id, reads_all, manages, rates)
+    return requests if visible is None else requests.filter(visible)
 
 
 def feedback_reasons(*, reject_point: bool = False) -> list[ReasonCode]:

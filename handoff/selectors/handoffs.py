@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
-from handoff.db import own_columns
+from handoff.db import compiled_once, own_columns
 from handoff.models import Handoff, HandoffEvent, HandoffState, Lead, Milestone, Role, Touch
 from handoff.models.handoffs import OPEN_STATES
 
@@ -15,26 +15,40 @@ from .sla import NEXT_CLOCK_COLUMNS
 PERSON_COLUMNS = ("username", "first_name", "last_name")
 
 
-def _visible(user: AbstractBaseUser) -> Q:
-    """What a person may see of handoffs and leads alike (both have an `owner`).
-
-    A manager's teams are looked up first (one small query, once per request) and the rows filtered on the owner
-    column alone, so the owner and newest-first indexes serve the list: a join through owner → profile → team →
-    manager cannot be served by an index, and PostgreSQL read every row to answer it.
-    """
+def _visible_owners(user: AbstractBaseUser) -> tuple[bool, frozenset[int], bool]:
+    """What a person may see of handoffs and leads alike (both have an `owner`): (everything, the owners whose rows,
+    the queue's rows too). Marketers and admins see everything; managers their teams' and the queue's; reps their
+    own. A manager's teams are looked up once per request."""
     roles = user_roles(user)
     if user.is_staff or Role.MARKETER in roles:
-        return Q()
+        return True, frozenset(), False
     owners: set[int] = set()
-    visible = Q(pk__in=[])
     if Role.MANAGER in roles:
         owners.update(team_member_ids(user))
-        visible |= Q(owner__isnull=True)
     if Role.SALES_REP in roles:
         owners.add(user.pk)
+    return False, frozenset(owners), Role.MANAGER in roles
+
+
+def _visible(user: AbstractBaseUser) -> Q:
+    """`_visible_owners` as a filter on the owner column alone, so the owner and newest-first indexes serve the list:
+    a join through owner → profile → team → manager cannot be served by an index, and PostgreSQL read every row to
+    answer it."""
+    everything, owners, queue = _visible_owners(user)
+    if everything:
+        return Q()
+    visible = Q(pk__in=[])
+    if queue:
+        visible |= Q(owner__isnull=True)
     if owners:
         visible |= Q(owner_id=next(iter(owners))) if len(owners) == 1 else Q(owner_id__in=sorted(owners))
     return visible
+
+
+def _sees(user: AbstractBaseUser, owner_id: int | None) -> bool:
+    """`_visible_owners` of one row: whether the user may see a row with that owner."""
+    everything, owners, queue = _visible_owners(user)
+    return everything or (owner_id is None and queue) or owner_id in owners
 
 
 def handoffs_visible_to(user: AbstractBaseUser) -> QuerySet[Handoff]:
@@ -47,9 +61,19 @@ def leads_visible_to(user: AbstractBaseUser) -> QuerySet[Lead]:
     return Lead.objects.select_related("owner").filter(_visible(user))
 
 
-def leads_to_show(user: AbstractBaseUser) -> QuerySet[Lead]:
-    """`leads_visible_to`, reading of the owner only their name (a lead's page)."""
-    return leads_visible_to(user).only(*own_columns(Lead), *(f"owner__{column}" for column in PERSON_COLUMNS))
+def lead_to_show(user: AbstractBaseUser, pk: int) -> Lead | None:
+    """The lead, if the user may see it (None: no such lead, or not theirs to see), reading of the owner only their
+    name (a lead's page; the query compiled once per process: `compiled_once`)."""
+    found = compiled_once(_lead_to_show, pk)
+    return found[0] if found and _sees(user, found[0].owner_id) else None
+
+
+def _lead_to_show(pk: int) -> QuerySet[Lead]:
+    return (
+        Lead.objects.filter(pk=pk)
+        .select_related("owner")
+        .only(*own_columns(Lead), *(f"owner__{column}" for column in PERSON_COLUMNS))
+    )
 
 
 def open_handoff_exists() -> Exists:
@@ -87,12 +111,21 @@ def disputes_to_resolve(user: AbstractBaseUser) -> QuerySet[Handoff]:
     return handoffs_visible_to(user).filter(state=HandoffState.DISPUTED).order_by("disputed_at", "id")
 
 
-def lead_handoffs(lead: Lead) -> QuerySet[Handoff]:
+def lead_handoffs(lead: Lead) -> list[Handoff]:
     """The lead's handoffs, first first, with what its page shows of each: the owner (and their team, for the rules),
-    who qualified it, the definition, the reasons, and the touches with who logged them."""
+    who qualified it, the definition, the reasons, and the touches with who logged them (the query compiled once per
+    process: `compiled_once`)."""
+    handoffs = compiled_once(_lead_handoffs, lead.pk)
+    for handoff in handoffs:
+        handoff.lead = lead
+    return handoffs
+
+
+def _lead_handoffs(lead_id: int) -> QuerySet[Handoff]:
     related = [f"{person}__{column}" for person in ("owner", "qualified_by") for column in PERSON_COLUMNS]
     return (
-        lead.handoffs.select_related("owner__profile", "definition", "reason", "dispute_reason", "qualified_by")
+        Handoff.objects.filter(lead_id=lead_id)
+        .select_related("owner__profile", "definition", "reason", "dispute_reason", "qualified_by")
         .only(*own_columns(Handoff), *related, "owner__profile__team_id", "definition__version", "definition__name",
               "reason__label", "dispute_reason__label")
         .prefetch_related(Prefetch("touches", queryset=Touch.objects.select_related("by").only(
@@ -101,11 +134,15 @@ def lead_handoffs(lead: Lead) -> QuerySet[Handoff]:
     )
 
 
-def lead_history(lead: Lead) -> QuerySet[HandoffEvent]:
+def lead_history(lead: Lead) -> list[HandoffEvent]:
     """Every event of every handoff of the lead, oldest first, with what the history shows of the actor, the reason,
-    the handoff and the definition."""
+    the handoff and the definition (the query compiled once per process: `compiled_once`)."""
+    return compiled_once(_lead_history, lead.pk)
+
+
+def _lead_history(lead_id: int) -> QuerySet[HandoffEvent]:
     return (
-        HandoffEvent.objects.filter(lead=lead)
+        HandoffEvent.objects.filter(lead_id=lead_id)
         .select_related("actor", "reason", "handoff", "definition")
         .only(*own_columns(HandoffEvent), *(f"actor__{column}" for column in PERSON_COLUMNS), "reason__label",
               "handoff__sequence", "definition__version")

@@ -10,7 +10,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from handoff import businesstime
-from handoff.db import own_columns
+from handoff.db import compiled_once, own_columns
 from handoff.models import Handoff, Lead, Milestone, MilestoneKind, SlaPolicy
 from handoff.selectors.calendars import CALENDAR_FIELDS, calendars_load, calendars_of
 
@@ -66,11 +66,16 @@ def milestones_of(handoffs: Iterable[Handoff | int]) -> QuerySet[Milestone]:
     )
 
 
-def milestones_of_lead(lead: Lead) -> QuerySet[Milestone]:
+def milestones_of_lead(lead: Lead) -> list[Milestone]:
     """Every clock of every handoff of the lead, for the lead page: with its policy's version and its handoff's
-    number (the calendar it runs in is the reader's kept one: `business_time_text`'s `calendars`)."""
+    number (the calendar it runs in is the reader's kept one: `business_time_text`'s `calendars`). The query is
+    compiled once per process (`compiled_once`)."""
+    return compiled_once(_milestones_of_lead, lead.pk)
+
+
+def _milestones_of_lead(lead_id: int) -> QuerySet[Milestone]:
     return (
-        Milestone.objects.filter(handoff__lead=lead)
+        Milestone.objects.filter(handoff__lead_id=lead_id)
         .select_related("policy", "handoff")
         .only(*own_columns(Milestone), "policy__version", "handoff__sequence")
         .order_by("-handoff__sequence", "round", "due_at")

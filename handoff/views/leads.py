@@ -1,12 +1,13 @@
 """One lead: its fields, its current handoff with the reader's actions, every episode and the full history."""
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import render
 from django.utils import timezone
 
 from handoff.exceptions import DomainError
 from handoff.models import HandoffState
 from handoff.models.feedback import RATING_LABELS
-from handoff.selectors.feedback import answerable, feedback_requests_of_handoffs, feedback_requests_visible_to
-from handoff.selectors.handoffs import lead_handoffs, lead_history, leads_to_show
+from handoff.selectors.feedback import answerable, feedback_of_lead
+from handoff.selectors.handoffs import lead_handoffs, lead_history, lead_to_show
 from handoff.selectors.reference import business_calendars, reasons_by_kind
 from handoff.selectors.sla import business_time_text, milestones_of_lead
 from handoff.services.actors import Actor
@@ -18,26 +19,24 @@ from .feedback import row_for
 
 @page()
 def lead_detail(request, pk: int):
-    lead = get_object_or_404(leads_to_show(request.user), pk=pk)
+    lead = lead_to_show(request.user, pk)
+    if lead is None:
+        raise Http404("No such lead.")
     handoffs = with_actions(Actor.person(request.user), lead_handoffs(lead))
     current = next((h for h in reversed(handoffs) if h.is_open), None)
     touches = sorted(
         ((h, touch) for h in handoffs for touch in h.touches.all()), key=lambda pair: pair[1].at, reverse=True
     )
-    milestones = list(milestones_of_lead(lead))
+    milestones = milestones_of_lead(lead)
     now = timezone.now()
     running = {m.calendar_id for m in milestones if m.met_at is None and m.stopped_at is None}
     calendars = business_calendars(request.user, running)
     for milestone in milestones:
         milestone.status_text = business_time_text(milestone, now, calendars)
     # Sales feedback on the lead's handoffs that the reader may read; the reader's own open question as a form.
-    feedback = list(
-        feedback_requests_of_handoffs([h.pk for h in handoffs]).filter(
-            pk__in=feedback_requests_visible_to(request.user).values("pk")
-        )
-    )
+    feedback = feedback_of_lead(lead.pk, request.user)
     mine = next((r for r in reversed(feedback) if r.rater_id == request.user.pk and answerable(r)), None)
-    events = list(lead_history(lead))
+    events = lead_history(lead)
     actor = Actor.person(request.user)
     context = {
         "lead": lead,

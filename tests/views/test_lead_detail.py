@@ -103,3 +103,10 @@ def test_the_lead_page_costs_the_same_queries_whatever_the_lead_has_been_through
     # What the trimmed reads leave out is not what the page shows: the people, the reasons, the versions.
     assert "Voicemail" in text and "rita.rep" in text and "Looks like a student" in text and "was overturned" in text
     assert "Bad timing, revisit later" in text and "Student" in text
+
+
+def test_a_queued_lead_shows_to_the_manager_and_not_to_a_rep(cast, browser):
+    queued = make_lead(owner=None)
+    assert browser("manager").get(reverse("lead_detail", args=[queued.pk])).status_code == 200
+    assert browser("rep").get(reverse("lead_detail", args=[queued.pk])).status_code == 404
+    assert browser("marketer").get(reverse("lead_detail", args=[2**40])).status_code == 404
