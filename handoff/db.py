@@ -18,6 +18,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import DatabaseError, connection, connections, models
 from django.db.models import Field, Lookup
@@ -500,13 +501,14 @@ class _Compiled:
 _compiled: dict = {}
 
 
-def compiled_once(build, *ids: int, shape: tuple = ()) -> list:
+def compiled_once(build, *ids: int, shape: tuple = (), key=None) -> list:
     """`list(build(*ids, *shape))`, with the query built and compiled once per process for each `shape`.
 
     `build` is a function of its arguments alone (no clock, no reader, nothing else that varies) giving a queryset of
     models or values; it puts each id in the query as a value and does not branch on it. `shape` holds hashable
     values that change the query's form, not only its values (which roles a reader holds, say); the ids are the values
-    that change from call to call.
+    that change from call to call. `key` names the query where `build` is made afresh on each call (a closure over a
+    list's queryset): `shape` then holds every input it is built from, and `build` takes no argument.
 
     A page's reads are the same query with another id on every view, and Django built and compiled each again: a
     lead's handoffs (five related tables), clocks and history took 3.8 ms of building and compiling on every view,
@@ -516,15 +518,20 @@ def compiled_once(build, *ids: int, shape: tuple = ()) -> list:
     the rows as it reads the queryset's own (the first compile's select, related objects, converters, prefetches).
     Anything else (SQL that differs, a value derived from an id, a queryset with known related objects, an id beyond
     64 bits) is not kept: the query is built and run on every call, as before."""
+    extra = shape if key is None else ()  # what `build` takes after the ids
     if not all(type(value) is int and -(2**63) <= value < 2**63 for value in ids):  # else Django's own checks
-        return list(build(*ids, *shape))
-    key = (build, shape)
+        return list(build(*ids, *extra))
+    key = (build if key is None else key, shape)
     entry = _compiled.get(key, _MISSING)
     if entry is _MISSING:
-        entry = _compiled[key] = _compile(build, len(ids), shape)
+        if len(_compiled) >= _COMPILED_MOST:
+            _compiled.clear()
+        entry = _compiled[key] = _compile(build, len(ids), extra)
     if entry is None:
-        return list(build(*ids, *shape))
+        return list(build(*ids, *extra))
     params = tuple(ids[value] if is_id else value for is_id, value in entry.slots)
+    if getattr(settings, "HANDOFF_CHECK_COMPILED", False):
+        _check(build(*ids, *extra), entry.sql, params)
     queryset = entry.prototype._chain()
     compiler = copy.copy(entry.compiler)
     compiler.connection = connections[queryset.db]
@@ -534,12 +541,22 @@ def compiled_once(build, *ids: int, shape: tuple = ()) -> list:
 
 
 _MISSING = object()
+# At most so many queries kept per process (lists keep one per reader's view and page).
+_COMPILED_MOST = 2_000
 
 
-def _compile(build, count: int, shape: tuple) -> _Compiled | None:
+def _check(queryset, sql: str, params: tuple) -> None:
+    """The tests' setting HANDOFF_CHECK_COMPILED: the query as built now must be the one kept."""
+    fresh_sql, fresh_params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    if (fresh_sql, tuple(fresh_params)) != (sql, params):
+        raise AssertionError(f"compiled_once: the kept query is not the one built now (its key misses an input)\n"
+                             f"kept:  {sql} {params}\nbuilt: {fresh_sql} {tuple(fresh_params)}")
+
+
+def _compile(build, count: int, extra: tuple) -> _Compiled | None:
     stand_ins = [_STAND_INS_A + i for i in range(count)]
     others = [_STAND_INS_B + i for i in range(count)]
-    prototype, other = build(*stand_ins, *shape), build(*others, *shape)
+    prototype, other = build(*stand_ins, *extra), build(*others, *extra)
     if prototype._known_related_objects or other._known_related_objects:
         return None
     compiler = prototype.query.get_compiler(using=prototype.db)

@@ -17,3 +17,6 @@ SLACK_WEBHOOK_URL = ""
 # Static files come from the app folders in tests; no collectstatic output to scan.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Every read compiled once per process (handoff.db.compiled_once) is compiled afresh too and must match: a list
+# whose key left out an input that changes its SQL fails the test that shows it.
+HANDOFF_CHECK_COMPILED = True

@@ -45,6 +45,11 @@ def _visible(user: AbstractBaseUser) -> Q:
     return visible
 
 
+def visibility(user: AbstractBaseUser) -> tuple:
+    """What decides which handoffs and leads the user sees, as a value (a key for lists compiled once per reader)."""
+    return _visible_owners(user)
+
+
 def _sees(user: AbstractBaseUser, owner_id: int | None) -> bool:
     """`_visible_owners` of one row: whether the user may see a row with that owner."""
     everything, owners, queue = _visible_owners(user)
@@ -204,8 +209,16 @@ LIST_ROW_COLUMNS = (
 LIST_ROW_NAME_COLUMNS = ("owner__first_name", "owner__last_name", "owner__username", "reason__label")
 
 
-def handoff_list_values(handoffs: QuerySet[Handoff], *, names: bool = False) -> list[tuple]:
+def handoff_list_values(handoffs: QuerySet[Handoff], *, names: bool = False, shape: tuple | None = None
+                        ) -> list[tuple]:
     """The `LIST_ROW_COLUMNS` (and with `names`, `LIST_ROW_NAME_COLUMNS`), then the `NEXT_CLOCK_COLUMNS`, of these
-    handoffs, in their order."""
+    handoffs, in their order. `shape`: every input `handoffs` was built from, for a query compiled once per process
+    for each shape (`compiled_once`)."""
     columns = (*LIST_ROW_COLUMNS, *LIST_ROW_NAME_COLUMNS) if names else LIST_ROW_COLUMNS
-    return list(handoffs.select_related(None).annotate(**NEXT_CLOCK_COLUMNS).values_list(*columns, *NEXT_CLOCK_COLUMNS))
+
+    def build():
+        return handoffs.select_related(None).annotate(**NEXT_CLOCK_COLUMNS).values_list(*columns, *NEXT_CLOCK_COLUMNS)
+
+    if shape is None:
+        return list(build())
+    return compiled_once(build, key=handoff_list_values, shape=(names, *shape))

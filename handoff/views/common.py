@@ -142,16 +142,26 @@ def paginate_uncounted(request: HttpRequest, items) -> Stretch:
     return Stretch(rows[:PAGE_SIZE], number, len(rows) > PAGE_SIZE)
 
 
-def paginate_by_id(request: HttpRequest, ordered, rows, *, counted: bool = True) -> Page | Stretch:
+def paginate_by_id(request: HttpRequest, ordered, rows, *, counted: bool = True, shape: tuple | None = None
+                   ) -> Page | Stretch:
     """Page through `ordered` reading ids alone (no joins, narrow rows to sort), then read that page's rows in full,
     in the same order: from `rows`, a queryset with its joins (read by those ids), or a function of the page — `ordered`
     narrowed to the page's ids, which it reads in order in one query, the ids a subquery of it — giving its rows. A
     list of 2,000 sorted by a computed deadline costs what its 50 rows cost, not what its 2,000 wide rows would. Not
-    `counted`: newer and older only (a search, whose count would cost a scan of every row it might match)."""
+    `counted`: newer and older only (a search, whose count would cost a scan of every row it might match).
+
+    `shape`: every input `ordered` is built from (the reader's visibility, the filters chosen), given to the function
+    `rows` with the bounds of the page's slice, for a query compiled once per process for each (`compiled_once`);
+    None where an input cannot be told by value (a search's words), and past the counted pages (their ids are read
+    first)."""
     ids_in_order = ordered.select_related(None).values_list("pk", flat=True)
     page_obj = paginate(request, ids_in_order) if counted else paginate_uncounted(request, ids_in_order)
     if callable(rows):
-        page_obj.object_list = rows(ordered.filter(pk__in=page_obj.object_list))
+        page_shape = None
+        if shape is not None and isinstance(page_obj, Page) and hasattr(page_obj.object_list, "query"):
+            page_ids = page_obj.object_list.query  # a slice of the list: its bounds are in the SQL
+            page_shape = (*shape, page_ids.low_mark, page_ids.high_mark)
+        page_obj.object_list = rows(ordered.filter(pk__in=page_obj.object_list), page_shape)
         return page_obj
     ids = list(page_obj.object_list)
     found = rows.in_bulk(ids)
@@ -180,12 +190,12 @@ class ListRow:
 
 
 def handoff_rows(*, names: bool = False):
-    """For `paginate_by_id`: a function of a page of handoffs (a queryset, in the list's order) giving its ListRows, in
-    that order (one query)."""
+    """For `paginate_by_id`: a function of a page of handoffs (a queryset, in the list's order) and its shape giving
+    its ListRows, in that order (one query)."""
 
-    def read(page_of_handoffs) -> list[ListRow]:
+    def read(page_of_handoffs, shape: tuple | None = None) -> list[ListRow]:
         found = []
-        for values in handoff_list_values(page_of_handoffs, names=names):
+        for values in handoff_list_values(page_of_handoffs, names=names, shape=shape):
             row = ListRow()
             lead = row.lead = RowLead()
             (row.pk, row.lead_id, row.sequence, row.state, row.owner_id, row.handed_at, row.team_id,

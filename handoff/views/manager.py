@@ -7,7 +7,7 @@ from handoff.exceptions import DomainError
 from handoff.forms import BulkReassignForm, TeamFilterForm
 from handoff.models import Role
 from handoff.models.handoffs import OPEN_STATES
-from handoff.selectors.handoffs import disputes_to_resolve, handoffs_matching, handoffs_visible_to
+from handoff.selectors.handoffs import disputes_to_resolve, handoffs_matching, handoffs_visible_to, visibility
 from handoff.selectors.people import reps_managed_by
 from handoff.selectors.reference import reasons_by_kind
 from handoff.selectors.sla import handoffs_breached
@@ -45,6 +45,16 @@ def _filtered(visible, filters: TeamFilterForm):
     return handoffs
 
 
+def _shape(user, filters: TeamFilterForm) -> tuple | None:
+    """Every input of `_filtered` for this reader, as a value (None: a search's words, read as built)."""
+    if not filters.is_valid():
+        return ("team", visibility(user))
+    data = filters.cleaned_data
+    if data["q"]:
+        return None
+    return ("team", visibility(user), data["state"], data["rep"], data["breached"])
+
+
 def _bulk_reassign(request, visible, reps):
     """POST: give the ticked open handoffs to one rep (or the queue), all or none. Returns (form, status, done)."""
     ids = list(visible.filter(state__in=OPEN_STATES).values_list("pk", flat=True))
@@ -80,7 +90,8 @@ def team_handoffs(request):
             return redirect(request.get_full_path())
     # A search is paged newer / older, uncounted: counting its matches scans every lead it might match.
     searching = bool(filters.is_valid() and filters.cleaned_data.get("q"))
-    page_obj = paginate_by_id(request, _filtered(visible, filters), handoff_rows(names=True), counted=not searching)
+    page_obj = paginate_by_id(request, _filtered(visible, filters), handoff_rows(names=True), counted=not searching,
+                              shape=_shape(request.user, filters))
     rows = with_row_actions(Actor.person(request.user), page_obj.object_list)
     page_obj.object_list = with_deadlines(rows, request.user)
     context = {

@@ -15,6 +15,7 @@ from handoff.selectors.handoffs import (
     handoffs_of_rep,
     handoffs_of_segment,
     lead_sources_of,
+    visibility,
 )
 from handoff.selectors.reference import reasons_by_kind, segment_names
 from handoff.selectors.reports import my_sla, report_today
@@ -61,6 +62,16 @@ def _listed(mine, filters: RepListForm):
     return by_urgency(mine)
 
 
+def _shape(user, filters: RepListForm) -> tuple | None:
+    """Every input of `_listed` for this reader, as a value (None: a search's words or a segment's rules, read as
+    built)."""
+    data = filters.cleaned_data if filters.is_valid() else {}
+    if data.get("q") or data.get("segment"):
+        return None
+    return ("rep", visibility(user), user.pk, data.get("state") or RepListForm.TO_DO, data.get("source") or "",
+            data.get("breached") or "", data.get("sort") or "urgency")
+
+
 def _bulk(request, mine):
     """POST: accept or reject the ticked handoffs, all or none. Returns (form, status, done)."""
     op = request.POST.get("op") or "reject"
@@ -101,7 +112,7 @@ def my_handoffs(request):
         bulk, status, done = _bulk(request, mine)
         if done:
             return redirect(request.get_full_path())
-    page_obj = paginate_by_id(request, _listed(mine, filters), handoff_rows())
+    page_obj = paginate_by_id(request, _listed(mine, filters), handoff_rows(), shape=_shape(request.user, filters))
     rows = with_row_actions(Actor.person(request.user), page_obj.object_list)
     page_obj.object_list = with_deadlines(rows, request.user)
     ticked = {str(pk) for pk in request.POST.getlist("handoffs")} if bulk is not None else set()
