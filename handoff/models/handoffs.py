@@ -76,6 +76,13 @@ class Handoff(models.Model):
         ReasonCode, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     dispute_note = models.TextField(blank=True)
+    next_due_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The earliest due time of its ticking clocks (not met, stopped or paused; breached ones too), kept "
+        "by the database (migration 0019): none when no clock ticks.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -91,6 +98,11 @@ class Handoff(models.Model):
             # A rep's list by state (the page's "to do": qualified or accepted), newest first or most urgent first:
             # with the id in it, the urgency sort reads the rep's rows from the index alone (selectors/sla.py).
             models.Index(fields=["owner", "state", "-handed_at", "-id"], name="handoff_owner_state_idx"),
+            # A rep's list most urgent first (selectors/sla.py `by_urgency`): in the page's order by the next due
+            # time kept on the handoff (migration 0019), the state last so that the to-do filter reads the index.
+            models.Index(
+                fields=["owner", "next_due_at", "-handed_at", "-id", "state"], name="handoff_owner_urgency_idx"
+            ),
             # Lists newest hand-over first (API, pages): a rep's own, and a manager's per team member (owner IN …).
             models.Index(fields=["owner", "-handed_at", "-id"], name="handoff_owner_handed_idx"),
             # Lists newest hand-over first over many owners: marketers' and admins' (every row), and a manager's

@@ -286,8 +286,9 @@ class Milestone(models.Model):
             # `?breached=` of the handoff lists: does this handoff have a breached clock (selectors/sla.py). Partial:
             # only breached clocks are in it, so it stays small and a flag adds one entry to it.
             models.Index(fields=["handoff"], condition=Q(breached_at__isnull=False), name="milestone_breached_idx"),
-            # The lists' "most urgent first" (selectors/sla.py `with_next_deadline`): each listed handoff's earliest
-            # ticking due time, read from this index alone (migration 0017). Flagging a breach keeps the clock in it.
+            # Each handoff's earliest ticking due time, read from this index alone (migration 0017): the triggers
+            # that keep `handoff.next_due_at` (migration 0019) and a list row's next clock (selectors/sla.py).
+            # Flagging a breach keeps the clock in it.
             models.Index(fields=["handoff", "due_at"], condition=TICKING, name="milestone_ticking_idx"),
         ]
 

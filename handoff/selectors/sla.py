@@ -19,34 +19,28 @@ from handoff.selectors.calendars import CALENDAR_FIELDS, calendars_load, calenda
 _TICKING = {"met_at__isnull": True, "stopped_at__isnull": True, "paused_at__isnull": True}
 
 
-# A handoff's next due time and whether it has a breached clock, as expressions built once (a list filters or sorts
-# by them on every request; Django copies an expression as it resolves it into a query, so one serves every query).
-_NEXT_DUE_AT = Subquery(
-    Milestone.objects.filter(handoff=OuterRef("pk"), **_TICKING).order_by("due_at").values("due_at")[:1]
-)
+# Whether a handoff has a breached clock, as expressions built once (a list filters by them on every request; Django
+# copies an expression as it resolves it into a query, so one serves every query).
 _BREACHED = Exists(Milestone.objects.filter(handoff=OuterRef("pk"), breached_at__isnull=False))
 _NOT_BREACHED = ~_BREACHED
 
 # A handoff's next clock as two columns of the list's own query, so a page of rows needs no query of its clocks
-# (`clock_of_row`): its due time and, from the same clock, "kind:calendar id" (clocks due at the same instant may
-# differ in kind; each is read in the order of milestone_ticking_idx, with no sort).
+# (`clock_of_row`): its due time (kept on the handoff by the database: migration 0019) and, from the clock due then,
+# "kind:calendar id" (clocks due at the same instant may differ in kind; each is read in the order of
+# milestone_ticking_idx, with no sort).
 _NEXT_CLOCK = Milestone.objects.filter(handoff=OuterRef("pk"), **_TICKING).order_by("due_at")
 NEXT_CLOCK_COLUMNS = {
-    "next_clock_due_at": _NEXT_DUE_AT,
+    "next_clock_due_at": F("next_due_at"),
     "next_clock_of": Subquery(
         _NEXT_CLOCK.annotate(of=Concat("kind", Value(":"), Cast("calendar_id", CharField()))).values("of")[:1]
     ),
 }
 
 
-def with_next_deadline(handoffs: QuerySet[Handoff]) -> QuerySet[Handoff]:
-    """Annotate `next_due_at` (the earliest unmet, running clock's due time) and `sla_breached`."""
-    return handoffs.annotate(next_due_at=_NEXT_DUE_AT, sla_breached=_BREACHED)
-
-
 def by_urgency(handoffs: QuerySet[Handoff]) -> QuerySet[Handoff]:
-    """Most urgent first: the earliest deadline (overdue ones lead), handoffs without a running clock last."""
-    return with_next_deadline(handoffs).order_by(F("next_due_at").asc(nulls_last=True), "-handed_at", "-id")
+    """Most urgent first: the earliest deadline (overdue ones lead), handoffs without a running clock last (the next
+    due time kept on the handoff: handoff_owner_urgency_idx serves a rep's list in this order)."""
+    return handoffs.order_by(F("next_due_at").asc(nulls_last=True), "-handed_at", "-id")
 
 
 def handoffs_breached(handoffs: QuerySet[Handoff], breached: bool = True) -> QuerySet[Handoff]:
