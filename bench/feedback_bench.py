@@ -30,7 +30,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from _support import fresh_django  # noqa: E402
+from _support import clocks_bulk_begin, clocks_bulk_end, fresh_django  # noqa: E402
 
 SOURCES = ["Web", "Demo Request", "Webinar", "Trade Show", "Partner Referral", "Purchased List", "Content Download"]
 
@@ -186,6 +186,7 @@ def main() -> None:
                  "reasons": reject_reasons, "nreasons": len(reject_reasons), "now": now, "start": start,
                  "minutes": minutes},
             )
+            clocks_bulk_begin(cursor)
             cursor.execute(
                 f"""INSERT INTO {t['Milestone']} (handoff_id, kind, round, policy_id, segment, calendar_id, started_at,
                         window_seconds, due_at, paused_by, attempts, attempts_required, created_at)
@@ -194,6 +195,7 @@ def main() -> None:
                     FROM {t['Handoff']}""",
                 {"policy": policy, "calendar": calendar.pk},
             )
+            clocks_bulk_end(cursor)
             cursor.execute(
                 f"""INSERT INTO {t['HandoffEvent']} (handoff_id, lead_id, action, from_state, to_state, actor_kind,
                         actor_id, reason_id, note, definition_id, data, at)

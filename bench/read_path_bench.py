@@ -31,6 +31,8 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _support import clocks_bulk_begin, clocks_bulk_end
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
 TEAM_SIZE = 25
@@ -194,9 +196,11 @@ def load_handoffs(phase: int) -> None:
             started = time.perf_counter()
             c.execute(f"CREATE TEMP TABLE bench_gone AS SELECT h.id FROM handoff_handoff h JOIN handoff_lead l "
                       f"ON l.id = h.lead_id WHERE NOT {which}")
+            clocks_bulk_begin(c)  # the clocks' handoffs go too
             for table in ("handoff_milestone", "handoff_handoffevent", "handoff_handoff"):
                 column = "id" if table == "handoff_handoff" else "handoff_id"
                 c.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM bench_gone)")
+            clocks_bulk_end(c)
             c.execute("DROP TABLE bench_gone")
             print(f"  back to {phase:,} handoffs in {time.perf_counter() - started:.1f} s", flush=True)
         elif have >= phase:
@@ -212,6 +216,7 @@ def load_handoffs(phase: int) -> None:
             accepted_at, rejected_at, disputed_at, first_touch_at, converted_at, recycled_at, closed_at, reason_id,
             note, dispute_note, created_at, updated_at"""
         more, values = _rest("handoff_handoff", columns)
+        clocks_bulk_begin(c)  # each handoff's next due time set in one statement once its clocks are in
         c.execute(
             f"""INSERT INTO handoff_handoff ({columns}{more})
                 SELECT l.id, 1, s.state, l.owner_id, %(definition)s, 'rule', q.at, q.at,
@@ -253,6 +258,7 @@ def load_handoffs(phase: int) -> None:
                 FROM handoff_handoff h WHERE h.id > %(last)s AND h.accepted_at IS NOT NULL""",
             {"policy": policy, "calendar": calendar, "last": last},
         )
+        clocks_bulk_end(c)
         c.execute(
             """INSERT INTO handoff_handoffevent (handoff_id, lead_id, action, from_state, to_state, actor_kind, note,
                     definition_id, data, at)

@@ -27,7 +27,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from _support import fresh_django  # noqa: E402
+from _support import clocks_bulk_begin, clocks_bulk_end, fresh_django  # noqa: E402
 
 SOURCES = ["Web", "Demo Request", "Webinar", "Trade Show", "Partner Referral", "Purchased List", "Content Download"]
 
@@ -157,6 +157,7 @@ def main() -> None:
             {"reps": rep_ids, "nreps": len(rep_ids), "half": start + (now - start) / 2, "v1": v1.pk, "v2": v2.pk,
              "rejects": rejects, "nr": len(rejects), "now": now, "start": start, "minutes": minutes},
         )
+        clocks_bulk_begin(c)
         # Clocks: a standard lead's accept in 24 business hours (hot: 15 min), first touch in 2, follow-up in 56;
         # met in time, met late, running (due or not), paused or stopped, by the handoff's state and id.
         for kind, window, met in (
@@ -196,6 +197,7 @@ def main() -> None:
                 FROM {t['Handoff']} WHERE resolved_at IS NOT NULL""",
             {"policy": policy.pk, "cal": calendar},
         )
+        clocks_bulk_end(c)
         c.execute(
             f"""INSERT INTO {t['HandoffEvent']} (handoff_id, lead_id, action, from_state, to_state, actor_kind,
                     actor_id, reason_id, note, definition_id, data, at)

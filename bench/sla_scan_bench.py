@@ -17,7 +17,7 @@ import argparse
 import statistics
 import time
 
-from _support import fresh_django  # noqa: E402
+from _support import clocks_bulk_begin, clocks_bulk_end, fresh_django  # noqa: E402
 
 
 def _ms(seconds: float) -> str:
@@ -73,6 +73,7 @@ def main() -> None:
             {"definition": definition, "now": now},
         )
         # Deadlines spread over the next weeks: nothing is due yet.
+        clocks_bulk_begin(cursor)
         cursor.execute(
             f"""INSERT INTO {m_t} (handoff_id, kind, round, policy_id, segment, calendar_id, started_at,
                     window_seconds, due_at, remind_at, paused_by, attempts, attempts_required, created_at)
@@ -83,6 +84,7 @@ def main() -> None:
                 FROM {handoff_t} h CROSS JOIN unnest(%(kinds)s::text[]) AS k(kind)""",
             {"policy": policy, "calendar": calendar, "now": now, "kinds": kinds},
         )
+        clocks_bulk_end(cursor)
         cursor.execute(f"VACUUM ANALYZE {lead_t}, {handoff_t}, {m_t}, {n_t}")
     total = Milestone.objects.count()
     print(f"loaded {args.handoffs:,} open handoffs, {total:,} running clocks in {time.perf_counter() - started:.1f} s")
