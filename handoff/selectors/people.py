@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import IntegerField, TextField
 from django.db.models.expressions import RawSQL
 
+from handoff.db import compiled_once
 from handoff.models import RepProfile, Role, Team
 
 _CACHE = "_handoff_roles"
@@ -134,13 +135,18 @@ def team_member_ids(user: AbstractBaseUser | None) -> tuple[int, ...]:
     return tuple(sorted({pk for members in managed_teams(user).values() for pk in members}))
 
 
-def reps_managed_by(user: AbstractBaseUser):
+def reps_managed_by(user: AbstractBaseUser) -> list:
     """The active sales reps of the teams the user manages, by name: whom a manager may hand a lead to. Among the
     members read with the user's teams (`managed_teams`): a join through profile → team → manager and the rep group
-    needed a DISTINCT, and cost the team page more than its 50 rows."""
+    needed a DISTINCT, and cost the team page more than its 50 rows. The query is compiled once per process for each
+    set of members (`compiled_once`)."""
+    return compiled_once(_reps_among, shape=(tuple(sorted(team_member_ids(user))),))
+
+
+def _reps_among(member_ids: tuple[int, ...]):
     return (
         get_user_model()
-        .objects.filter(pk__in=team_member_ids(user), is_active=True, groups__name=Role.SALES_REP)
+        .objects.filter(pk__in=member_ids, is_active=True, groups__name=Role.SALES_REP)
         .select_related("profile")
         .order_by("first_name", "last_name", "username")
     )
