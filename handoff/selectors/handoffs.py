@@ -15,10 +15,11 @@ from .sla import NEXT_CLOCK_COLUMNS
 PERSON_COLUMNS = ("username", "first_name", "last_name")
 
 
-def _visible_owners(user: AbstractBaseUser) -> tuple[bool, frozenset[int], bool]:
+def visibility(user: AbstractBaseUser) -> tuple[bool, frozenset[int], bool]:
     """What a person may see of handoffs and leads alike (both have an `owner`): (everything, the owners whose rows,
     the queue's rows too). Marketers and admins see everything; managers their teams' and the queue's; reps their
-    own. A manager's teams are looked up once per request."""
+    own. A manager's teams are looked up once per request. A value, so it also keys the lists compiled once per
+    reader (the rep's and the team's pages)."""
     roles = user_roles(user)
     if user.is_staff or Role.MARKETER in roles:
         return True, frozenset(), False
@@ -31,10 +32,10 @@ def _visible_owners(user: AbstractBaseUser) -> tuple[bool, frozenset[int], bool]
 
 
 def _visible(user: AbstractBaseUser) -> Q:
-    """`_visible_owners` as a filter on the owner column alone, so the owner and newest-first indexes serve the list:
+    """`visibility` as a filter on the owner column alone, so the owner and newest-first indexes serve the list:
     a join through owner → profile → team → manager cannot be served by an index, and PostgreSQL read every row to
     answer it."""
-    everything, owners, queue = _visible_owners(user)
+    everything, owners, queue = visibility(user)
     if everything:
         return Q()
     visible = Q(pk__in=[])
@@ -45,14 +46,9 @@ def _visible(user: AbstractBaseUser) -> Q:
     return visible
 
 
-def visibility(user: AbstractBaseUser) -> tuple:
-    """What decides which handoffs and leads the user sees, as a value (a key for lists compiled once per reader)."""
-    return _visible_owners(user)
-
-
 def _sees(user: AbstractBaseUser, owner_id: int | None) -> bool:
-    """`_visible_owners` of one row: whether the user may see a row with that owner."""
-    everything, owners, queue = _visible_owners(user)
+    """`visibility` of one row: whether the user may see a row with that owner."""
+    everything, owners, queue = visibility(user)
     return everything or (owner_id is None and queue) or owner_id in owners
 
 
