@@ -76,3 +76,18 @@ def test_insert_rows_names_a_field_the_model_does_not_have():
     with pytest.raises(TypeError, match="no field colour"):
         insert_rows(Lead, [{"crm_id": "00Q000000000000002", "colour": "red"}])
     assert not Lead.objects.exists()
+
+
+def test_a_row_condition_reads_the_row_of_its_own_query_even_nested_in_another(leads):
+    from handoff.db import RowCondition
+
+    scored = RowCondition("{row}.score IS NOT NULL")
+    Lead.objects.filter(pk__in=[leads[1].pk, leads[3].pk]).update(score=5.0)
+    assert set(Lead.objects.filter(scored).values_list("pk", flat=True)) == {leads[1].pk, leads[3].pk}
+    assert set(Lead.objects.filter(~scored).values_list("pk", flat=True)) == {leads[0].pk, leads[2].pk, leads[4].pk}
+    assert set(Lead.objects.exclude(scored).values_list("pk", flat=True)) == {leads[0].pk, leads[2].pk, leads[4].pk}
+    # Nested, its table is aliased (U0): the condition follows the alias, not the outer query's row.
+    nested = Lead.objects.filter(scored, pk__gt=leads[1].pk).values("pk")
+    assert set(Lead.objects.filter(pk__in=nested).values_list("pk", flat=True)) == {leads[3].pk}
+    assert set(Lead.objects.exclude(pk__in=nested).filter(~scored).values_list("pk", flat=True)) == {
+        leads[0].pk, leads[2].pk, leads[4].pk}
