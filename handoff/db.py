@@ -396,12 +396,12 @@ def _prepare(execute, context, prepare: str) -> bool:
 
 # label → the SELECT it runs, for `statement_text`.
 _texts: dict[str, str] = {}
-_EXECUTED = re.compile(r"EXECUTE (handoff_r[0-9a-f]{20})\b")
+_EXECUTED = re.compile(r"EXECUTE (handoff_r?[0-9a-f]{20})\b")
 
 
 def statement_text(logged: str) -> str:
-    """A statement as Django's query log has it, with a `prepared_reads` EXECUTE given as the SELECT it runs (its
-    `%s` where the values go): for reading the log by what it asked."""
+    """A statement as Django's query log has it, with an EXECUTE of `prepared_reads` or `execute_prepared` given as the
+    SELECT it runs (its placeholders where the values go): for reading the log by what it asked."""
     found = _EXECUTED.match(logged)
     return _texts.get(found.group(1), logged) if found else logged
 
@@ -422,6 +422,7 @@ def _prepared_statement(sql: str) -> tuple[str, str, str, tuple[str, ...]]:
     if None in names:
         raise ValueError("execute_prepared: named placeholders only, %(name)s")
     label = "handoff_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
+    _texts[label] = sql
     arguments = f"({', '.join(f'%({name})s' for name in names)})" if names else ""
     return label, f"PREPARE {label} AS {body}", f"EXECUTE {label}{arguments}", names
 

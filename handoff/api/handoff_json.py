@@ -26,6 +26,7 @@ from django.db.models.expressions import RawSQL
 from django.http import HttpResponse
 from django.utils import timezone
 
+from handoff.db import execute_prepared
 from handoff.models import Handoff, Lead, LeadDefinition, Milestone, ReasonCode, RepProfile, SlaPolicy
 from handoff.services.handoffs import actions_reader
 
@@ -133,6 +134,45 @@ def _sql() -> tuple[str, str]:
     h = connection.ops.quote_name(Handoff._meta.db_table)
     profiles = connection.ops.quote_name(RepProfile._meta.db_table)
     return _row_sql(), f"(SELECT p.team_id FROM {profiles} p WHERE p.user_id = {h}.owner_id)"
+
+
+@functools.cache
+def _rows_by_id_sql() -> str:
+    """The page's rows by their ids, for `page_rows`: the same text on every request, so prepared once per
+    connection."""
+    row, owner_team = _sql()
+    h = connection.ops.quote_name(Handoff._meta.db_table)
+    return (
+        f"SELECT {h}.id, {h}.state, {h}.owner_id, {owner_team}, {row} FROM {h} "
+        f"WHERE {h}.id = ANY(%(ids)s::bigint[])"
+    )
+
+
+def page_positions(handoffs: QuerySet[Handoff]) -> QuerySet:
+    """The handoffs as the cursor pages them: their position (handed_at, id) alone, so that finding the page reads
+    no more than the indexes that serve the list's filters and order (`page_rows` then reads the page's rows)."""
+    return handoffs.values("id", "handed_at")
+
+
+def page_rows(page: Iterable[dict]) -> list[dict]:
+    """The rows of a page of `page_positions()`, in its order, as `rows()` takes them, read by their ids in one
+    statement prepared once per connection (`db.execute_prepared`).
+
+    One statement that found the page and wrote its rows was planned on every request: its eight lookups per row
+    made the planning as long as finding the page (0.3–0.5 ms), and a page found through a filter (`?breached=true`)
+    fetched the whole row of every handoff it passed over. Now the page is found by a narrow statement, and its rows
+    are written by one whose plan (a primary key probe per id) PostgreSQL keeps. A handoff deleted in between is
+    left out, as it would be had it gone a moment earlier."""
+    ids = [position["id"] for position in page]
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, _rows_by_id_sql(), {"ids": ids}, generic_plan=False)
+        found = {
+            pk: {"id": pk, "state": state, "owner_id": owner_id, "owner_team": owner_team, "row": row}
+            for pk, state, owner_id, owner_team, row in cursor.fetchall()
+        }
+    return [found[pk] for pk in ids if pk in found]
 
 
 def page_values(handoffs: QuerySet[Handoff]) -> QuerySet:

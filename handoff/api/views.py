@@ -159,10 +159,11 @@ class HandoffViewSet(ActorMixin, viewsets.ReadOnlyModelViewSet):
 
     def list(self, request: Request, *args, **kwargs) -> Response:
         """HandoffSerializer's rows, and what the reader may do to each, decided once per state and owner on the page:
-        written as JSON by PostgreSQL in the page query (handoff_json), else read with `.values()` (s.handoff_rows)."""
+        the page found first by its positions alone, then its rows written as JSON by PostgreSQL (handoff_json), else
+        read with `.values()` (s.handoff_rows)."""
         handoffs = self.filter_queryset(self.get_queryset())
         if handoff_json.available() and request.accepted_renderer.format == "json":
-            page = self.paginate_queryset(handoff_json.page_values(handoffs))
+            page = handoff_json.page_rows(self.paginate_queryset(handoff_json.page_positions(handoffs)))
             return handoff_json.page_response(self.paginator, page, actor=Actor.person(request.user))
         return self.get_paginated_response(_handoff_rows(handoffs, request, page=self.paginate_queryset))
 

@@ -106,10 +106,13 @@ class Handoff(models.Model):
             # Lists newest hand-over first (API, pages): a rep's own, and a manager's per team member (owner IN …).
             models.Index(fields=["owner", "-handed_at", "-id"], name="handoff_owner_handed_idx"),
             # Lists newest hand-over first over many owners: marketers' and admins' (every row), and a manager's
-            # `owner IN (team) OR no owner`, read in order until a page is full.
-            models.Index(fields=["-handed_at", "-id"], name="handoff_handed_idx"),
+            # `owner IN (team) OR no owner`, read in order until a page is full. The owner is in it (PostgreSQL) so
+            # that finding a manager's page (the API's first statement reads ids and positions alone) skips the other
+            # teams' rows in the index, without reading them from the table: a 1,000,000-row table's share of other
+            # teams' rows no longer costs a table read each.
+            models.Index(fields=["-handed_at", "-id"], include=["owner"], name="handoff_handed_idx"),
             # The same lists filtered by one state (`?state=`, the pages' state filter), newest hand-over first.
-            models.Index(fields=["state", "-handed_at", "-id"], name="handoff_state_handed_idx"),
+            models.Index(fields=["state", "-handed_at", "-id"], include=["owner"], name="handoff_state_handed_idx"),
             models.Index(fields=["state", "-qualified_at"], name="handoff_state_idx"),
             # The feedback job's daily look for handoffs accepted N business days ago (services/feedback.py).
             models.Index(fields=["accepted_at"], condition=Q(state="accepted"), name="handoff_accepted_idx"),
