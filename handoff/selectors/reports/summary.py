@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
+from handoff.db import compiled_once
 from handoff.models import ReportRefresh, RepProfile, Team
 
 from .counts import counted, figures_by, tuned
@@ -45,8 +46,13 @@ def summary_as_of() -> datetime | None:
 def summary_state() -> tuple[datetime | None, str, str]:
     """The summary's time and generation (a new one at every refresh that changed a figure; "" before the first),
     and who is in which team now ("user:team,…"), for the cache keys: one query."""
+    found = compiled_once(_summary_state)  # read on every view of a rep's page: built and compiled once per process
+    return found[0] if found else (None, "", "")
+
+
+def _summary_state():
     members = ReportRefresh.objects.annotate(members=RawSQL(_members_sql(), ()))
-    return members.values_list("refreshed_at", "generation", "members").order_by("pk").first() or (None, "", "")
+    return members.values_list("refreshed_at", "generation", "members").order_by("pk")[:1]
 
 
 def _members_sql() -> str:
