@@ -546,20 +546,35 @@ def compiled_once(build, *ids: int, shape: tuple = (), key=None) -> list:
     the rows as it reads the queryset's own (the first compile's select, related objects, converters, prefetches).
     Anything else (SQL that differs, a value derived from an id, a queryset with known related objects, an id beyond
     64 bits) is not kept: the query is built and run on every call, as before."""
+    return _run_once(build, ids, shape, key, counted=False)
+
+
+def counted_once(build, *ids: int, shape: tuple = (), key=None) -> int:
+    """`build(*ids, *shape).count()`, with the count's query built and compiled once per process for each `shape`, as
+    `compiled_once` does (the same arguments, the same conditions). For a list page's count, bounded by a slice
+    (`views.common.BoundedPaginator`): built and compiled on every view, it cost about as much as counting."""
+    return _run_once(build, ids, shape, key, counted=True)
+
+
+def _run_once(build, ids: tuple, shape: tuple, key, *, counted: bool):
     extra = shape if key is None else ()  # what `build` takes after the ids
     if not all(type(value) is int and -(2**63) <= value < 2**63 for value in ids):  # else Django's own checks
-        return list(build(*ids, *extra))
-    key = (build if key is None else key, shape)
+        return _run(build(*ids, *extra), counted)
+    key = (build if key is None else key, shape, counted)
     entry = _compiled.get(key, _MISSING)
     if entry is _MISSING:
         if len(_compiled) >= _COMPILED_MOST:
             _compiled.clear()
-        entry = _compiled[key] = _compile(build, len(ids), extra)
+        entry = _compiled[key] = _compile(build, len(ids), extra, counted)
     if entry is None:
-        return list(build(*ids, *extra))
+        return _run(build(*ids, *extra), counted)
     params = tuple(ids[value] if is_id else value for is_id, value in entry.slots)
     if getattr(settings, "HANDOFF_CHECK_COMPILED", False):
-        _check(build(*ids, *extra), entry.sql, params)
+        _check(build(*ids, *extra), entry.sql, params, counted)
+    if counted:
+        with connections[entry.prototype.db].cursor() as cursor:
+            cursor.execute(entry.sql, params)
+            return cursor.fetchone()[0]
     queryset = entry.prototype._chain()
     compiler = copy.copy(entry.compiler)
     compiler.connection = connections[queryset.db]
@@ -573,15 +588,28 @@ _MISSING = object()
 _COMPILED_MOST = 2_000
 
 
-def _check(queryset, sql: str, params: tuple) -> None:
+def _run(queryset, counted: bool):
+    return queryset.count() if counted else list(queryset)
+
+
+def _count_sql(queryset) -> tuple[str, tuple]:
+    """`queryset.count()` as SQL: COUNT(*) over its rows as it selects them (its slice and order, if any, inside)."""
+    sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    return f"SELECT COUNT(*) FROM ({sql}) counted", tuple(params)
+
+
+def _check(queryset, sql: str, params: tuple, counted: bool = False) -> None:
     """The tests' setting HANDOFF_CHECK_COMPILED: the query as built now must be the one kept."""
-    fresh_sql, fresh_params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    if counted:
+        fresh_sql, fresh_params = _count_sql(queryset)
+    else:
+        fresh_sql, fresh_params = queryset.query.get_compiler(using=queryset.db).as_sql()
     if (fresh_sql, tuple(fresh_params)) != (sql, params):
         raise AssertionError(f"compiled_once: the kept query is not the one built now (its key misses an input)\n"
                              f"kept:  {sql} {params}\nbuilt: {fresh_sql} {tuple(fresh_params)}")
 
 
-def _compile(build, count: int, extra: tuple) -> _Compiled | None:
+def _compile(build, count: int, extra: tuple, counted: bool = False) -> _Compiled | None:
     stand_ins = [_STAND_INS_A + i for i in range(count)]
     others = [_STAND_INS_B + i for i in range(count)]
     prototype, other = build(*stand_ins, *extra), build(*others, *extra)
@@ -589,8 +617,11 @@ def _compile(build, count: int, extra: tuple) -> _Compiled | None:
         return None
     compiler = prototype.query.get_compiler(using=prototype.db)
     try:
-        sql, params = compiler.as_sql()
-        other_sql, other_params = other.query.get_compiler(using=other.db).as_sql()
+        if counted:
+            (sql, params), (other_sql, other_params) = _count_sql(prototype), _count_sql(other)
+        else:
+            sql, params = compiler.as_sql()
+            other_sql, other_params = other.query.get_compiler(using=other.db).as_sql()
     except EmptyResultSet:
         return None
     if sql != other_sql or len(params) != len(other_params):

@@ -138,3 +138,25 @@ def test_a_lead_shows_to_whom_its_owner_lets_see_it(cast):
         "outsider": set(),
     }
     assert lead_to_show(cast.marketer, 2**70) is None
+
+
+def test_a_count_is_the_querysets_count_for_its_ids_and_is_built_only_twice(leads, settings):
+    settings.HANDOFF_CHECK_COMPILED = False  # the tests' check builds it again on every call
+    build = Counted(lambda owner_id, bound: Lead.objects.filter(owner_id=owner_id).order_by("-score")[:bound])
+
+    for _ in range(3):
+        assert db.counted_once(build, leads.rep.pk, shape=(10,)) == 3
+        assert db.counted_once(build, leads.other_rep.pk, shape=(10,)) == 1
+        assert db.counted_once(build, 987_654, shape=(10,)) == 0
+    assert db.counted_once(build, leads.rep.pk, shape=(2,)) == 2, "a bounded count stops at its bound"
+
+    assert build.calls == 4, "built with two sets of stand-ins per shape, then never again"
+
+
+def test_a_count_keyed_without_one_of_its_inputs_fails_the_tests_check(leads):
+    def counted(at_least: int) -> int:
+        return db.counted_once(lambda: Lead.objects.filter(score__gte=at_least), key="count", shape=("no score",))
+
+    assert counted(50) == 2
+    with pytest.raises(AssertionError, match="misses an input"):
+        counted(10)

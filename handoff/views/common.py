@@ -17,7 +17,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from handoff.db import prepared_reads
+from handoff.db import counted_once, prepared_reads
 from handoff.models import Handoff, HandoffState, Lead, Role
 from handoff.selectors.calendars import person_time_zone
 from handoff.selectors.handoffs import handoff_list_values
@@ -66,14 +66,22 @@ COUNT_BOUND = 1_000
 
 
 class BoundedPaginator(Paginator):
-    """A paginator that counts a queryset no further than `COUNT_BOUND` + 1 rows: `capped` says it holds more."""
+    """A paginator that counts a queryset no further than `COUNT_BOUND` + 1 rows: `capped` says it holds more.
+    `shape`: every input the queryset is built from, for a count compiled once per process (`db.counted_once`)."""
+
+    def __init__(self, *args, shape: tuple | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.shape = shape
 
     @cached_property
     def count(self) -> int:
         if not self.counts_bounded:  # a list, already read: its length is known
             return len(self.object_list)
         # Unordered: any COUNT_BOUND + 1 matching rows will do, read the cheapest way.
-        return self.object_list.order_by()[: COUNT_BOUND + 1].count()
+        bounded = self.object_list.order_by()[: COUNT_BOUND + 1]
+        if self.shape is None:
+            return bounded.count()
+        return counted_once(lambda: bounded, key=BoundedPaginator, shape=(*self.shape, COUNT_BOUND))
 
     @property
     def counts_bounded(self) -> bool:
@@ -95,9 +103,10 @@ class BoundedPaginator(Paginator):
         return f"{COUNT_BOUND // self.per_page}+" if self.capped else str(self.num_pages)
 
 
-def paginate(request: HttpRequest, items) -> Page | Stretch:
-    """The page asked for, numbered among the counted pages; past a capped count, newer and older only."""
-    paginator = BoundedPaginator(items, PAGE_SIZE)
+def paginate(request: HttpRequest, items, *, shape: tuple | None = None) -> Page | Stretch:
+    """The page asked for, numbered among the counted pages; past a capped count, newer and older only. `shape`: as
+    `BoundedPaginator`'s."""
+    paginator = BoundedPaginator(items, PAGE_SIZE, shape=shape)
     number = _page_number(request)
     if number > COUNT_BOUND // paginator.per_page and paginator.capped:
         return paginate_uncounted(request, items)
@@ -155,7 +164,7 @@ def paginate_by_id(request: HttpRequest, ordered, rows, *, counted: bool = True,
     None where an input cannot be told by value (a search's words), and past the counted pages (their ids are read
     first)."""
     ids_in_order = ordered.select_related(None).values_list("pk", flat=True)
-    page_obj = paginate(request, ids_in_order) if counted else paginate_uncounted(request, ids_in_order)
+    page_obj = paginate(request, ids_in_order, shape=shape) if counted else paginate_uncounted(request, ids_in_order)
     if callable(rows):
         page_shape = None
         if shape is not None and isinstance(page_obj, Page) and hasattr(page_obj.object_list, "query"):
