@@ -8,9 +8,9 @@ clocks (a transition table) and updates each handoff once, where its value chang
 keep the row trigger (one clock at a time in the services, and the SLA flag fires neither). SQLite has no statement
 triggers: it keeps 0019's.
 """
-from django.db import migrations
+import importlib
 
-TICKING = "met_at IS NULL AND stopped_at IS NULL AND paused_at IS NULL"  # models.sla.TICKING
+from django.db import migrations
 
 # The row trigger without its INSERT case (0019's function, with that case taken out).
 ROW_FUNCTION = """CREATE OR REPLACE FUNCTION handoff_clock_moved() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -42,25 +42,14 @@ FORWARD = [
         REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION handoff_clocks_added()""",
 ]
 
+# Back to 0019's row trigger, as 0019 created it.
+_0019 = importlib.import_module("handoff.migrations.0019_next_due_at_kept_on_the_handoff")
 BACKWARD = [
     "DROP TRIGGER handoff_clocks_added ON handoff_milestone",
     "DROP FUNCTION handoff_clocks_added()",
     "DROP TRIGGER handoff_clock_moved ON handoff_milestone",
-    """CREATE OR REPLACE FUNCTION handoff_clock_moved() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF TG_OP <> 'INSERT' THEN
-                UPDATE handoff_handoff SET next_due_at = NULL WHERE id = OLD.handoff_id
-                    AND next_due_at IS DISTINCT FROM handoff_next_due_at(OLD.handoff_id);
-            END IF;
-            IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.handoff_id <> OLD.handoff_id) THEN
-                UPDATE handoff_handoff SET next_due_at = NULL WHERE id = NEW.handoff_id
-                    AND next_due_at IS DISTINCT FROM handoff_next_due_at(NEW.handoff_id);
-            END IF;
-            RETURN NULL;
-        END $$""",
-    """CREATE TRIGGER handoff_clock_moved
-        AFTER INSERT OR DELETE OR UPDATE OF due_at, met_at, stopped_at, paused_at, handoff_id ON handoff_milestone
-        FOR EACH ROW EXECUTE FUNCTION handoff_clock_moved()""",
+    "DROP FUNCTION handoff_clock_moved()",
+    *(statement for statement in _0019.POSTGRESQL if "handoff_clock_moved()" in statement),
 ]
 
 
