@@ -42,8 +42,9 @@ class Actor:
         """The same actor re-enacting past actions whose outcome the CRM already has: they are not written back."""
         return replace(self, replay=True)
 
-    @property
+    @cached_property
     def roles(self) -> frozenset[str]:
+        """The person's roles, read once per actor (a list page asks for each row's actions: 80 times a page)."""
         return user_roles(self.user)
 
     @cached_property
