@@ -3,9 +3,9 @@
 Why: a page of 50 handoffs holds about 1,300 values, 700 of them instants. Read as Python values (psycopg parses
 each timestamp into a datetime, DRF formats it back into text) and assembled into nested dicts field by field, the
 page cost three times the work of a raw `.values()` list of the same rows. Here PostgreSQL writes each row's JSON,
-nested lead, people, definition, reasons and clocks included, in the page query itself (correlated lookups by
-primary key, so the planner's join search stays small), with instants already in DRF's format; Python parses the
-text (C code) and adds only what depends on the reader: the actions they may take.
+nested lead, people, definition, reasons and clocks included, in the statement that reads the page's rows by id
+(correlated lookups by primary key, so the planner's join search stays small), with instants already in DRF's
+format; Python parses the text (C code) and adds only what depends on the reader: the actions they may take.
 
 Used only where its output is DRF's byte for byte: on PostgreSQL, with the active zone UTC (the database hands
 instants back in UTC and formats them there). Anywhere else the rows come from `serializers.handoff_rows`; the
@@ -21,8 +21,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import IntegerField, QuerySet, TextField
-from django.db.models.expressions import RawSQL
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -175,18 +174,8 @@ def page_rows(page: Iterable[dict]) -> list[dict]:
     return [found[pk] for pk in ids if pk in found]
 
 
-def page_values(handoffs: QuerySet[Handoff]) -> QuerySet:
-    """The handoffs as rows for `rows()`: the cursor's position (handed_at, id), what the actions depend on (state,
-    owner, the owner's team) and the row's JSON text."""
-    row, owner_team = _sql()
-    return handoffs.values("id", "handed_at", "state", "owner_id").annotate(
-        owner_team=RawSQL(owner_team, (), output_field=IntegerField()),
-        row=RawSQL(row, (), output_field=TextField()),
-    )
-
-
 def texts(page: Iterable[dict], *, actor) -> list[str]:
-    """Each row of `page_values()` as HandoffSerializer's JSON text, the actions those of `actor` (spliced in last,
+    """Each row of `page_rows()` as HandoffSerializer's JSON text, the actions those of `actor` (spliced in last,
     where the serializer has them)."""
     actions = actions_reader(actor)
     return [
@@ -196,7 +185,7 @@ def texts(page: Iterable[dict], *, actor) -> list[str]:
 
 
 def rows(page: Iterable[dict], *, actor) -> list[dict]:
-    """HandoffSerializer's output for rows of `page_values()`, the actions those of `actor`, as Python data."""
+    """HandoffSerializer's output for rows of `page_rows()`, the actions those of `actor`, as Python data."""
     return [json.loads(text) for text in texts(page, actor=actor)]
 
 

@@ -211,7 +211,7 @@ def _handoff_rows(handoffs: QuerySet[Handoff], request: Request, *, page=list) -
     """HandoffSerializer's output for these handoffs (`page`: the paginator's cut of them, or all)."""
     actor = Actor.person(request.user)
     if handoff_json.available():
-        return handoff_json.rows(page(handoff_json.page_values(handoffs)), actor=actor)
+        return handoff_json.rows(handoff_json.page_rows(page(handoff_json.page_positions(handoffs))), actor=actor)
     return s.handoff_rows(page(handoffs.values(*s.HANDOFF_COLUMNS)), actor=actor)
 
 
