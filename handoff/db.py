@@ -81,6 +81,45 @@ class RowCondition(models.Expression):
         return (f"NOT {sql}" if self.negated else sql), ()
 
 
+class MergedQuerySet:
+    """Disjoint querysets of one model (values, or models) read as one ordered list: each part cut to the rows a slice
+    needs, in the list's order, then merged (`UNION ALL`, ordered, sliced again) in one statement.
+
+    For a list whose filter is an OR no index serves in order (a manager's teams and the queue): each part is read
+    newest first from an index of its own, where the whole list passed over every row the OR turned away. PostgreSQL
+    merges the parts' ordered reads (a Merge Append) and stops each when the slice is full. What a cursor paginator
+    asks of a queryset is here: `order_by`, `filter`, `exclude`, a slice (a list), `model`. A slice needs an order,
+    and the order's fields must be selected by the parts (`values()`) or be their columns. The database must allow an
+    ordered, sliced part in a compound statement (PostgreSQL; not SQLite: use the whole queryset there)."""
+
+    def __init__(self, parts: Sequence[models.QuerySet], ordering: tuple[str, ...] = ()):
+        if not parts:
+            raise ValueError("MergedQuerySet needs at least one part")
+        self.parts = tuple(parts)
+        self.ordering = ordering
+        self.model = parts[0].model
+        self.db = parts[0].db
+
+    def order_by(self, *ordering: str) -> MergedQuerySet:
+        return MergedQuerySet([part.order_by(*ordering) for part in self.parts], ordering)
+
+    def filter(self, *args, **kwargs) -> MergedQuerySet:
+        return MergedQuerySet([part.filter(*args, **kwargs) for part in self.parts], self.ordering)
+
+    def exclude(self, *args, **kwargs) -> MergedQuerySet:
+        return MergedQuerySet([part.exclude(*args, **kwargs) for part in self.parts], self.ordering)
+
+    def __getitem__(self, cut: slice) -> list:
+        if not isinstance(cut, slice) or cut.step is not None or cut.stop is None or (cut.start or 0) < 0:
+            raise TypeError("MergedQuerySet takes a slice with an end, and no step")
+        if not self.ordering:
+            raise TypeError("MergedQuerySet: order it before slicing (a merged list has no order of its own)")
+        if len(self.parts) == 1:
+            return list(self.parts[0][cut])
+        first, *others = (part[: cut.stop] for part in self.parts)
+        return list(first.union(*others, all=True).order_by(*self.ordering)[cut])
+
+
 def own_columns(model: type[models.Model]) -> list[str]:
     """Every column of the model's own table, for `.only()` beside the few columns a page reads of related rows (a
     join's every column costs the ORM a select entry to build and hash, and a value to read, per row)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -25,8 +25,8 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 
-from handoff.db import execute_prepared
-from handoff.models import Handoff, Lead, LeadDefinition, Milestone, ReasonCode, RepProfile, SlaPolicy
+from handoff.db import MergedQuerySet, execute_prepared
+from handoff.models import Handoff, Lead, LeadDefinition, Milestone, ReasonCode, SlaPolicy
 from handoff.services.handoffs import actions_reader
 
 from .serializers import HANDOFF_INSTANTS
@@ -129,10 +129,10 @@ def _row_sql() -> str:
 
 @functools.cache
 def _sql() -> tuple[str, str]:
-    """The row's SQL and the owner's team's, built once: the same text for every request."""
+    """The row's SQL and the owner's team's (kept on the handoff: migration 0022), built once: the same text for
+    every request."""
     h = connection.ops.quote_name(Handoff._meta.db_table)
-    profiles = connection.ops.quote_name(RepProfile._meta.db_table)
-    return _row_sql(), f"(SELECT p.team_id FROM {profiles} p WHERE p.user_id = {h}.owner_id)"
+    return _row_sql(), f"{h}.owner_team_id"
 
 
 @functools.cache
@@ -147,9 +147,13 @@ def _rows_by_id_sql() -> str:
     )
 
 
-def page_positions(handoffs: QuerySet[Handoff]) -> QuerySet:
+def page_positions(handoffs: QuerySet[Handoff], parts: Sequence[QuerySet[Handoff]] = ()) -> QuerySet | MergedQuerySet:
     """The handoffs as the cursor pages them: their position (handed_at, id) alone, so that finding the page reads
-    no more than the indexes that serve the list's filters and order (`page_rows` then reads the page's rows)."""
+    no more than the indexes that serve the list's filters and order (`page_rows` then reads the page's rows).
+    `parts`: the handoffs as disjoint parts (selectors `handoffs_in_parts`), merged in one statement, each part read
+    from its own index."""
+    if len(parts) > 1:
+        return MergedQuerySet([part.values("id", "handed_at") for part in parts])
     return handoffs.values("id", "handed_at")
 
 

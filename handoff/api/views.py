@@ -15,7 +15,7 @@ from rest_framework.serializers import Serializer
 from handoff.exceptions import InvalidInput
 from handoff.models import Handoff, HandoffEvent, Lead, LeadDefinition, Milestone, ReasonCode
 from handoff.models.handoffs import OPEN_STATES
-from handoff.selectors.handoffs import handoffs_visible_to, leads_visible_to
+from handoff.selectors.handoffs import handoffs_in_parts, handoffs_visible_to, leads_visible_to
 from handoff.services import handoffs as machine
 from handoff.services.actors import Actor
 
@@ -163,7 +163,8 @@ class HandoffViewSet(ActorMixin, viewsets.ReadOnlyModelViewSet):
         read with `.values()` (s.handoff_rows)."""
         handoffs = self.filter_queryset(self.get_queryset())
         if handoff_json.available() and request.accepted_renderer.format == "json":
-            page = handoff_json.page_rows(self.paginate_queryset(handoff_json.page_positions(handoffs)))
+            parts = handoffs_in_parts(request.user, handoffs)
+            page = handoff_json.page_rows(self.paginate_queryset(handoff_json.page_positions(handoffs, parts)))
             return handoff_json.page_response(self.paginator, page, actor=Actor.person(request.user))
         return self.get_paginated_response(_handoff_rows(handoffs, request, page=self.paginate_queryset))
 

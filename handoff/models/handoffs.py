@@ -83,6 +83,17 @@ class Handoff(models.Model):
         help_text="The earliest due time of its ticking clocks (not met, stopped or paused; breached ones too), kept "
         "by the database (migration 0019): none when no clock ticks.",
     )
+    owner_team = models.ForeignKey(
+        "handoff.Team",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        help_text="The owner's team (none: in the queue, or the owner is in none), kept by the database (migration "
+        "0022), whoever writes the handoff or moves a rep: what a manager's list reads newest first per team.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -111,6 +122,15 @@ class Handoff(models.Model):
             # teams' rows in the index, without reading them from the table: a 1,000,000-row table's share of other
             # teams' rows no longer costs a table read each.
             models.Index(fields=["-handed_at", "-id"], include=["owner"], name="handoff_handed_idx"),
+            # A manager's list newest hand-over first, one team at a time (merged with the queue's: selectors/handoffs
+            # `handoffs_in_parts`): only the team's rows, where `handoff_handed_idx` passes over every other team's.
+            models.Index(
+                fields=["owner_team", "-handed_at", "-id"], include=["owner"], name="handoff_team_handed_idx"
+            ),
+            # The queue's part of a manager's list, newest hand-over first.
+            models.Index(
+                fields=["-handed_at", "-id"], condition=Q(owner__isnull=True), name="handoff_queue_handed_idx"
+            ),
             # The same lists filtered by one state (`?state=`, the pages' state filter), newest hand-over first.
             models.Index(fields=["state", "-handed_at", "-id"], include=["owner"], name="handoff_state_handed_idx"),
             models.Index(fields=["state", "-qualified_at"], name="handoff_state_idx"),
