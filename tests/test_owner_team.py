@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from handoff.db import MergedQuerySet
 from handoff.models import Handoff, Milestone, RepProfile, Role, Team
-from handoff.selectors.handoffs import handoffs_in_parts, handoffs_visible_to
+from handoff.selectors.handoffs import handoffs_visible_in_parts, handoffs_visible_to
 from handoff.services import handoffs as machine
 from handoff.services.handoffs import handoffs_reassign
 
@@ -128,16 +128,22 @@ def two_teams_and_the_queue(cast):
 
 
 def test_a_manager_of_two_teams_reads_one_part_per_team_and_the_queues(cast, two_teams_and_the_queue):
-    handoffs = handoffs_visible_to(cast.manager)
-    assert len(handoffs_in_parts(cast.manager, handoffs)) == 3
+    parts = handoffs_visible_in_parts(cast.manager)
+    assert len(parts) == 3
+    ids = [list(part.values_list("pk", flat=True)) for part in parts]
+    assert all(ids), "each team and the queue hold rows here"
+    every = [pk for part in ids for pk in part]
+    assert len(every) == len(set(every)), "the parts are disjoint"
+    assert set(every) == set(handoffs_visible_to(cast.manager).values_list("pk", flat=True))
+    assert set(every) != set(Handoff.objects.values_list("pk", flat=True)), "another team's rows stay out"
     for who in ("rep", "marketer"):
         user = getattr(cast, who)
-        assert len(handoffs_in_parts(user, handoffs_visible_to(user))) == 1, who
+        assert len(handoffs_visible_in_parts(user)) == 1, who
     # A manager who is also a rep, in a team they do not manage, reads the list whole.
     cast.manager.groups.add(*cast.rep.groups.all())
     RepProfile.objects.filter(user=cast.manager).update(team=cast.other_team)
     manager = type(cast.manager).objects.get(pk=cast.manager.pk)
-    assert len(handoffs_in_parts(manager, handoffs_visible_to(manager))) == 1
+    assert len(handoffs_visible_in_parts(manager)) == 1
 
 
 @pytest.mark.skipif(
@@ -149,7 +155,8 @@ def test_the_merged_parts_slice_as_the_whole_list(cast, two_teams_and_the_queue,
     ties = [h.pk for h in two_teams_and_the_queue[6:12]]
     Handoff.objects.filter(pk__in=ties).update(handed_at=two_teams_and_the_queue[6].handed_at)
     whole = handoffs_visible_to(cast.manager).filter(**filters).distinct()
-    merged = MergedQuerySet([p.values("id", "handed_at") for p in handoffs_in_parts(cast.manager, whole)])
+    parts = [part.filter(**filters).distinct() for part in handoffs_visible_in_parts(cast.manager)]
+    merged = MergedQuerySet([part.values("id", "handed_at") for part in parts])
     order = ("-handed_at", "-id")
     expected = list(whole.order_by(*order).values("id", "handed_at"))
     assert expected, "the fixture gives rows to compare"
@@ -163,7 +170,7 @@ def test_the_merged_parts_slice_as_the_whole_list(cast, two_teams_and_the_queue,
 
 
 def test_a_merged_list_needs_an_order_and_an_end(cast, two_teams_and_the_queue):
-    merged = MergedQuerySet(handoffs_in_parts(cast.manager, handoffs_visible_to(cast.manager)))
+    merged = MergedQuerySet(handoffs_visible_in_parts(cast.manager))
     with pytest.raises(TypeError, match="order it"):
         merged[0:3]
     with pytest.raises(TypeError, match="slice"):

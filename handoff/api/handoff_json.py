@@ -147,14 +147,13 @@ def _rows_by_id_sql() -> str:
     )
 
 
-def page_positions(handoffs: QuerySet[Handoff], parts: Sequence[QuerySet[Handoff]] = ()) -> QuerySet | MergedQuerySet:
+def page_positions(parts: Sequence[QuerySet[Handoff]]) -> QuerySet | MergedQuerySet:
     """The handoffs as the cursor pages them: their position (handed_at, id) alone, so that finding the page reads
     no more than the indexes that serve the list's filters and order (`page_rows` then reads the page's rows).
-    `parts`: the handoffs as disjoint parts (selectors `handoffs_in_parts`), merged in one statement, each part read
-    from its own index."""
-    if len(parts) > 1:
-        return MergedQuerySet([part.values("id", "handed_at") for part in parts])
-    return handoffs.values("id", "handed_at")
+    `parts`: the handoffs whole, or as disjoint parts (selectors `handoffs_visible_in_parts`) merged in one
+    statement, each read from its own index."""
+    positions = [part.values("id", "handed_at") for part in parts]
+    return positions[0] if len(positions) == 1 else MergedQuerySet(positions)
 
 
 def page_rows(page: Iterable[dict]) -> list[dict]:

@@ -15,7 +15,7 @@ from rest_framework.serializers import Serializer
 from handoff.exceptions import InvalidInput
 from handoff.models import Handoff, HandoffEvent, Lead, LeadDefinition, Milestone, ReasonCode
 from handoff.models.handoffs import OPEN_STATES
-from handoff.selectors.handoffs import handoffs_in_parts, handoffs_visible_to, leads_visible_to
+from handoff.selectors.handoffs import handoffs_visible_in_parts, handoffs_visible_to, leads_visible_to
 from handoff.services import handoffs as machine
 from handoff.services.actors import Actor
 
@@ -161,11 +161,11 @@ class HandoffViewSet(ActorMixin, viewsets.ReadOnlyModelViewSet):
         """HandoffSerializer's rows, and what the reader may do to each, decided once per state and owner on the page:
         the page found first by its positions alone, then its rows written as JSON by PostgreSQL (handoff_json), else
         read with `.values()` (s.handoff_rows)."""
-        handoffs = self.filter_queryset(self.get_queryset())
         if handoff_json.available() and request.accepted_renderer.format == "json":
-            parts = handoffs_in_parts(request.user, handoffs)
-            page = handoff_json.page_rows(self.paginate_queryset(handoff_json.page_positions(handoffs, parts)))
+            parts = [self.filter_queryset(part) for part in handoffs_visible_in_parts(request.user)]
+            page = handoff_json.page_rows(self.paginate_queryset(handoff_json.page_positions(parts)))
             return handoff_json.page_response(self.paginator, page, actor=Actor.person(request.user))
+        handoffs = self.filter_queryset(self.get_queryset())
         return self.get_paginated_response(_handoff_rows(handoffs, request, page=self.paginate_queryset))
 
     def get_serializer_class(self) -> type[Serializer]:
@@ -212,7 +212,7 @@ def _handoff_rows(handoffs: QuerySet[Handoff], request: Request, *, page=list) -
     """HandoffSerializer's output for these handoffs (`page`: the paginator's cut of them, or all)."""
     actor = Actor.person(request.user)
     if handoff_json.available():
-        return handoff_json.rows(handoff_json.page_rows(page(handoff_json.page_positions(handoffs))), actor=actor)
+        return handoff_json.rows(handoff_json.page_rows(page(handoff_json.page_positions([handoffs]))), actor=actor)
     return s.handoff_rows(page(handoffs.values(*s.HANDOFF_COLUMNS)), actor=actor)
 
 

@@ -1,6 +1,7 @@
 """Issue 13: each handoff's owner's team kept on it, by the database, and the two indexes that let a manager's list
 read only its own rows newest first: its teams' (`handoff_team_handed_idx`) and the queue's
-(`handoff_queue_handed_idx`), merged by PostgreSQL (selectors/handoffs.py `handoffs_in_parts`).
+(`handoff_queue_handed_idx`), merged by PostgreSQL (selectors/handoffs.py `handoffs_visible_in_parts`, api/views.py's
+handoff list).
 
 A manager sees the handoffs of their teams' reps and the queue's. Found newest first through `handoff_handed_idx`,
 their page passed over every other team's rows: at 1,000,000 handoffs a team of 50,000 is one row in twenty, and
@@ -99,6 +100,13 @@ def keep(apps, schema_editor):
         schema_editor.execute(statement)
 
 
+def analyze(apps, schema_editor):
+    # Statistics for the new column now, not at autovacuum's next pass: until then PostgreSQL guesses that a team
+    # holds a tenth of the rows it does, and reads a team's list by bitmap and sort instead of from its index.
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ANALYZE handoff_handoff")
+
+
 def unkeep(apps, schema_editor):
     for statement in POSTGRESQL_DROP if schema_editor.connection.vendor == "postgresql" else SQLITE_DROP:
         schema_editor.execute(statement)
@@ -129,6 +137,7 @@ class Migration(migrations.Migration):
             field=models.ForeignKey(
                 blank=True,
                 db_constraint=False,
+                db_index=False,
                 editable=False,
                 help_text="The owner's team (none: in the queue, or the owner is in none), kept by the database "
                 "(migration 0022), whoever writes the handoff or moves a rep: what a manager's list reads newest first "
@@ -154,4 +163,5 @@ class Migration(migrations.Migration):
                 name="handoff_queue_handed_idx",
             ),
         ),
+        migrations.RunPython(analyze, migrations.RunPython.noop),
     ]

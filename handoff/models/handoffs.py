@@ -90,6 +90,7 @@ class Handoff(models.Model):
         editable=False,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
         help_text="The owner's team (none: in the queue, or the owner is in none), kept by the database (migration "
         "0022), whoever writes the handoff or moves a rep: what a manager's list reads newest first per team.",
@@ -122,8 +123,9 @@ class Handoff(models.Model):
             # teams' rows in the index, without reading them from the table: a 1,000,000-row table's share of other
             # teams' rows no longer costs a table read each.
             models.Index(fields=["-handed_at", "-id"], include=["owner"], name="handoff_handed_idx"),
-            # A manager's list newest hand-over first, one team at a time (merged with the queue's: selectors/handoffs
-            # `handoffs_in_parts`): only the team's rows, where `handoff_handed_idx` passes over every other team's.
+            # A manager's list newest hand-over first, one team at a time, merged with the queue's (selectors/handoffs
+            # `handoffs_visible_in_parts`): only the team's rows, where `handoff_handed_idx` passes over every other
+            # team's.
             models.Index(
                 fields=["owner_team", "-handed_at", "-id"], include=["owner"], name="handoff_team_handed_idx"
             ),

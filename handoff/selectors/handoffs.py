@@ -58,21 +58,25 @@ def handoffs_visible_to(user: AbstractBaseUser) -> QuerySet[Handoff]:
     return base.filter(_visible(user))
 
 
-def handoffs_in_parts(user: AbstractBaseUser, handoffs: QuerySet[Handoff]) -> list[QuerySet[Handoff]]:
-    """`handoffs` (read through `handoffs_visible_to(user)`, filtered or not) as disjoint parts whose rows together are
-    theirs, each read newest first from an index of its own, for a list that merges them (`db.MergedQuerySet`).
+def handoffs_visible_in_parts(user: AbstractBaseUser) -> list[QuerySet[Handoff]]:
+    """What `handoffs_visible_to(user)` holds, as disjoint parts each read newest first from an index of its own, for
+    a list that merges them (`db.MergedQuerySet`).
 
     A manager's: one part per team they manage, by the owner's team the database keeps on each handoff (migration
-    0022), and the queue's. Found whole, newest first, their page passed over every other team's rows in
-    `handoff_handed_idx` (at 1,000,000 handoffs, 7,400 index entries for a page of `?breached=true`); a part reads
-    only its own. Anyone else's (a rep's, a marketer's), and a manager's who is also a rep outside the teams they
-    manage: one part, the handoffs as they are."""
+    0022: the team's members' handoffs), and the queue's. Found whole, newest first, their page passed over every
+    other team's rows in `handoff_handed_idx` (at 1,000,000 handoffs, 7,400 index entries for a page of
+    `?breached=true`); a part reads only its own. Each part is its own condition alone (not `handoffs_visible_to`'s
+    OR as well): with both, PostgreSQL took a team for a twentieth of its size and sorted it instead of reading its
+    index. The parts are plain querysets (no related rows): a list finds its page's positions in them. Anyone else's
+    (a rep's, a marketer's), and a manager's who is also a rep outside the teams they manage: one part,
+    `handoffs_visible_to(user)`."""
     everything, owners, queue = visibility(user)
     teams = managed_teams(user)
     members = {member for team in teams.values() for member in team}
     if everything or not queue or not teams or not owners <= members:
-        return [handoffs]
-    return [*(handoffs.filter(owner_team_id=team) for team in sorted(teams)), handoffs.filter(owner__isnull=True)]
+        return [handoffs_visible_to(user)]
+    parts = [Handoff.objects.filter(owner_team_id=team) for team in sorted(teams)]
+    return [*parts, Handoff.objects.filter(owner__isnull=True)]
 
 
 def leads_visible_to(user: AbstractBaseUser) -> QuerySet[Lead]:
