@@ -388,7 +388,9 @@ def _declared_type(value) -> str | None:
 
 def _prepared_select(execute, sql, params, many, context, *, threshold: int, most: int):
     # Not a named cursor's (`.iterator()`): it sends its statement inside DECLARE … CURSOR FOR, which takes a query.
-    if many or not sql.startswith("SELECT") or ";" in sql or getattr(context["cursor"].cursor, "name", None):
+    # A SELECT may open with "(": a `UNION` of ordered, sliced parts (`MergedQuerySet`).
+    select = sql.lstrip("(").startswith("SELECT")
+    if many or not select or ";" in sql or getattr(context["cursor"].cursor, "name", None):
         return execute(sql, params, many, context)
     values = list(params or ())
     types = tuple(_declared_type(value) for value in values)

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
+from handoff.db import prepared_reads
 from handoff.exceptions import InvalidInput
 from handoff.models import Handoff, HandoffEvent, Lead, LeadDefinition, Milestone, ReasonCode
 from handoff.models.handoffs import OPEN_STATES
@@ -163,7 +164,12 @@ class HandoffViewSet(ActorMixin, viewsets.ReadOnlyModelViewSet):
         read with `.values()` (s.handoff_rows)."""
         if handoff_json.available() and request.accepted_renderer.format == "json":
             parts = [self.filter_queryset(part) for part in handoffs_visible_in_parts(request.user)]
-            page = handoff_json.page_rows(self.paginate_queryset(handoff_json.page_positions(parts)))
+            # Prepared once per connection: found by the owner or by the team (a value each, not a list of a team's
+            # members), its plan holds for every reader of the same shape, and planning a merged list cost more than
+            # finding its page.
+            with prepared_reads():
+                positions = self.paginate_queryset(handoff_json.page_positions(parts))
+            page = handoff_json.page_rows(positions)
             return handoff_json.page_response(self.paginator, page, actor=Actor.person(request.user))
         handoffs = self.filter_queryset(self.get_queryset())
         return self.get_paginated_response(_handoff_rows(handoffs, request, page=self.paginate_queryset))
