@@ -128,21 +128,12 @@ def _row_sql() -> str:
 
 
 @functools.cache
-def _sql() -> tuple[str, str]:
-    """The row's SQL and the owner's team's (kept on the handoff: migration 0022), built once: the same text for
-    every request."""
-    h = connection.ops.quote_name(Handoff._meta.db_table)
-    return _row_sql(), f"{h}.owner_team_id"
-
-
-@functools.cache
 def _rows_by_id_sql() -> str:
-    """The page's rows by their ids, for `page_rows`: the same text on every request, so prepared once per
-    connection."""
-    row, owner_team = _sql()
+    """The page's rows by their ids, for `page_rows`, with what the actions depend on (state, owner, the owner's team
+    kept on the handoff: migration 0022): the same text on every request, so prepared once per connection."""
     h = connection.ops.quote_name(Handoff._meta.db_table)
     return (
-        f"SELECT {h}.id, {h}.state, {h}.owner_id, {owner_team}, {row} FROM {h} "
+        f"SELECT {h}.id, {h}.state, {h}.owner_id, {h}.owner_team_id, {_row_sql()} FROM {h} "
         f"WHERE {h}.id = ANY(%(ids)s::bigint[])"
     )
 
